@@ -1,0 +1,48 @@
+"""`fieldsync forms ...`: wrappers of server.registry (and forms.check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from server import registry
+from server.cli.common import db_option, store
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(forms)
+
+
+@click.group()
+def forms():
+    """Publish, list and check XLSForms."""
+
+
+@forms.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+def forms_publish(file, db_path):
+    """Publish an XLSForm (.xlsx, .xls, .csv or .md); prints FORM_ID VERSION."""
+    answer = registry.forms_publish(store(db_path), file.read_bytes(), file.name, actor="cli")
+    click.echo(f"{answer['form_id']} {answer['version']}")
+    if not answer["created"]:
+        click.echo("(already published with the same content)", err=True)
+
+
+@forms.command("list")
+@db_option
+def forms_list(db_path):
+    """List published forms, their state and versions."""
+    for f in registry.forms_list(store(db_path)):
+        click.echo(f"{f['form_id']}\t{f['state']}\t{','.join(f['versions'])}\t{f['title']}")
+
+
+@forms.command("state")
+@click.argument("form_id")
+@click.argument("state", type=click.Choice(registry.STATES))
+@db_option
+def forms_state(form_id, state, db_path):
+    """Set a form open, closing (still accepts records) or closed."""
+    registry.form_set_state(store(db_path), form_id, state, actor="cli")
+    click.echo(f"{form_id} {state}")

@@ -1,0 +1,62 @@
+"""The server's error registry and the one place refusals become responses.
+
+Every refusal is ``{"error": {"code", "message", "details"}}`` with a 4xx status.
+Codes are stable: clients and scripts match on them, so a code is never renamed
+or reused once shipped. Errors raised by ``forms``, ``scoring`` and ``sync``
+carry the same attributes (code, message, status, details) and are rendered by
+the same handler.
+
+    FieldsyncError (server)          FormsError (forms)
+    ├── code -> status via CODES     ScoringError (scoring)
+    └── message says what to fix     SyncError (sync)
+"""
+
+from __future__ import annotations
+
+# code -> HTTP status. Append only; retired codes stay listed.
+CODES: dict[str, int] = {
+    "bad_request": 400,
+    "json_invalid": 400,
+    "validation_failed": 400,
+    "auth_required": 401,
+    "token_invalid": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "form_unknown": 404,
+    "form_version_unknown": 404,
+    "submission_unknown": 404,
+    "method_not_allowed": 405,
+    "form_version_conflict": 409,
+    "user_exists": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "file_missing": 400,
+    "role_unknown": 400,
+    "user_unknown": 404,
+    "password_too_short": 400,
+    "form_state_invalid": 400,
+    "internal_error": 500,
+}
+
+
+class FieldsyncError(Exception):
+    """A refusal with a stable code; raise it anywhere under ``server/``."""
+
+    def __init__(self, code: str, message: str, details: dict | None = None,
+                 status: int | None = None):
+        if code not in CODES:
+            raise ValueError(f"unregistered error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status or CODES[code]
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def is_fieldsync_error(exc: BaseException) -> bool:
+    """True for errors from any package that carry code/message/status/details."""
+    return all(hasattr(exc, a) for a in ("code", "message", "status", "details"))

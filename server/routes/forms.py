@@ -1,0 +1,75 @@
+"""JSON API for the form registry: publish, list, get, download the XForm, state."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from server import registry
+from server.auth import actor, requires
+from server.errors import FieldsyncError
+
+bp = Blueprint("forms", __name__, url_prefix="/api/v1")
+
+
+class StateSchema(Schema):
+    state = fields.String(required=True, validate=validate.OneOf(registry.STATES))
+
+
+@bp.get("/health")
+@requires("public")
+def health():
+    return {"status": "ok"}
+
+
+@bp.post("/forms")
+@requires("forms.publish")
+def publish():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise FieldsyncError(
+            "file_missing", "Send the XLSForm as a multipart field named 'file'."
+        )
+    answer = registry.forms_publish(g.db, upload.read(), upload.filename, actor=actor())
+    created = answer.pop("created")
+    return answer, 201 if created else 200
+
+
+@bp.get("/forms")
+@requires("forms.read")
+def list_forms():
+    return {"forms": registry.forms_list(g.db)}
+
+
+@bp.get("/forms/<form_id>")
+@requires("forms.read")
+def get_form(form_id):
+    return registry.form_get(g.db, form_id)
+
+
+@bp.get("/forms/<form_id>/versions/<version>/xform")
+@requires("forms.read")
+def get_xform(form_id, version):
+    row = registry.version_get(g.db, form_id, version)
+    return Response(row["xform"], mimetype="text/xml",
+                    headers={"ETag": f'"{row["md5"]}"'})
+
+
+@bp.post("/forms/<form_id>/state")
+@requires("forms.manage")
+def set_state(form_id):
+    body = load_json(StateSchema())
+    return registry.form_set_state(g.db, form_id, body["state"], actor=actor())
+
+
+def load_json(schema: Schema) -> dict:
+    """Parse and validate a JSON body, or refuse with what to fix."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise FieldsyncError("json_invalid", "Send a JSON object body with Content-Type "
+                             "application/json.")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise FieldsyncError("validation_failed", "The request body is invalid: fix the "
+                             "fields listed in details.", {"fields": exc.messages}) from None

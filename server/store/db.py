@@ -1,0 +1,34 @@
+"""Opening the SQLite store: one function, the same pragmas everywhere.
+
+WAL lets exports and the changes feed read while ingest writes; synchronous=FULL
+makes the commit that acknowledges a record durable before the answer leaves;
+foreign keys and a busy timeout are on for every connection, whichever process
+opens it (web worker, CLI, background worker).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def open_db(path: str | Path, *, migrate: bool = False) -> Database:
+    """Open (and create) the store at ``path``; apply pending migrations if asked."""
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+        isolation_level=None,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = Database(conn)
+    if migrate:
+        from server.store.migrations import migrate as apply_migrations
+
+        apply_migrations(db)
+    return db
