@@ -1,0 +1,1 @@
+"""The sync protocol, the device store and client, and the push/pull engine."""

@@ -1,0 +1,124 @@
+"""The sync protocol's messages: one record, a batch of records, per-record results.
+
+Shared by the server (which loads pushes with these schemas), the device client
+and the office -> HQ forwarder, so every side agrees on one shape
+(INTERFACES.md, "Submission records" and "POST /api/v1/sync/push").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
+
+from sync.errors import SyncError
+
+STATUSES = ("created", "duplicate", "conflict", "updated", "flagged")
+INSTANCE_ID_RE = re.compile(r"^uuid:[0-9A-Za-z\-]{8,64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_BATCH = 500
+
+
+class AttachmentSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    sha256 = fields.String(required=True, validate=validate.Regexp(SHA256_RE))
+    size = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    content_type = fields.String(load_default=None)
+
+
+class RecordSchema(Schema):
+    """One submission record; ``origin`` and the extra keys are kept when forwarded."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    instance_id = fields.String(required=True, validate=validate.Regexp(
+        INSTANCE_ID_RE, error="instance_id must look like 'uuid:...'"))
+    form_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    form_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    deprecated_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        INSTANCE_ID_RE, error="deprecated_id must look like 'uuid:...'"))
+    data = fields.Dict(required=True)
+    attachments = fields.List(fields.Nested(AttachmentSchema), load_default=list)
+    # Set by an office server when it forwards to HQ; devices leave them out.
+    origin = fields.Dict(load_default=None, allow_none=True)
+    scores = fields.Dict(load_default=None, allow_none=True)
+    flags = fields.List(fields.String(), load_default=None, allow_none=True)
+    review_state = fields.String(load_default=None, allow_none=True)
+    received_at = fields.String(load_default=None, allow_none=True)
+
+
+class BatchSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    device_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    batch_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    submissions = fields.List(fields.Dict(), required=True)
+
+    @validates("submissions")
+    def _bounded(self, value, **_kwargs):
+        if len(value) > MAX_BATCH:
+            raise ValidationError(f"at most {MAX_BATCH} submissions per batch")
+
+
+class ResultSchema(Schema):
+    instance_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    seq = fields.Integer(allow_none=True)
+    missing_attachments = fields.List(fields.String(), load_default=list)
+    flags = fields.List(fields.String(), load_default=list)
+
+
+def load_batch(payload) -> tuple[dict, list[dict]]:
+    """Validate a push body; return the batch and its records, or raise SyncError.
+
+    A batch whose envelope is invalid, or any of whose records is unusable (no
+    instance_id, no data), is refused whole with the index and fields to fix, so
+    the device keeps everything and can resend after fixing.
+    """
+    if not isinstance(payload, dict):
+        raise SyncError("batch_invalid", "Send a JSON object with device_id, batch_id "
+                        "and submissions.")
+    if isinstance(payload.get("submissions"), list) and len(payload["submissions"]) > MAX_BATCH:
+        raise SyncError("batch_too_large", f"A batch holds at most {MAX_BATCH} submissions; "
+                        "split it.", {"max": MAX_BATCH})
+    try:
+        batch = BatchSchema().load(payload)
+    except ValidationError as exc:
+        raise SyncError("batch_invalid", "The batch envelope is invalid: fix the fields "
+                        "listed in details.", {"fields": exc.messages}) from None
+    records, problems = [], {}
+    for i, raw in enumerate(batch["submissions"]):
+        try:
+            records.append(RecordSchema().load(raw))
+        except ValidationError as exc:
+            problems[str(i)] = exc.messages
+    if problems:
+        raise SyncError("record_invalid", "Some records are invalid: fix the fields listed "
+                        "per record index in details; nothing in this batch was stored.",
+                        {"records": problems})
+    return batch, records
+
+
+def canonical_json(value) -> str:
+    """The canonical text of a JSON value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(record: dict) -> str:
+    """Hash of what makes two sends the same record: form, version, edit link,
+    data and attachment hashes (not names' order, not origin or timestamps)."""
+    body = {
+        "form_id": record["form_id"],
+        "form_version": record["form_version"],
+        "deprecated_id": record.get("deprecated_id"),
+        "data": record["data"],
+        "attachments": sorted(a["sha256"] for a in record.get("attachments") or []),
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
