@@ -112,13 +112,14 @@ def canonical_json(value) -> str:
 
 
 def content_hash(record: dict) -> str:
-    """Hash of what makes two sends the same record: form, version, edit link,
-    data and attachment hashes (not names' order, not origin or timestamps)."""
+    """Hash of what makes two sends the same record: form, version, edit link and
+    data. Attachments are not part of it: the data names them, and their bytes
+    may arrive later or in parts (OpenRosa split uploads) without making the
+    record a different one."""
     body = {
         "form_id": record["form_id"],
         "form_version": record["form_version"],
         "deprecated_id": record.get("deprecated_id"),
         "data": record["data"],
-        "attachments": sorted(a["sha256"] for a in record.get("attachments") or []),
     }
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
