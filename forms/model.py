@@ -44,6 +44,8 @@ class Field:
     and ``control`` the body element (input, select1, select, upload, ...), so a
     select_one is ``control == "select1"`` whatever its bind type says.
     ``repeat`` is the path of the innermost enclosing repeat, if any.
+    ``repeat_count`` is a repeat's ``jr:count`` expression and ``choice_filter``
+    the predicate of a select's itemset (a cascading select), if any.
     """
 
     path: str
@@ -62,6 +64,8 @@ class Field:
     preload: str | None = None
     parent: str | None = None
     repeat: str | None = None
+    repeat_count: str | None = None
+    choice_filter: str | None = None
 
     @property
     def is_select_one(self) -> bool:
@@ -215,6 +219,7 @@ def _read_body(body, root, itext) -> dict[str, dict]:
         entry = out.setdefault(path, {"control": tag, "labels": {}, "list_name": None})
         if tag == "repeat":
             entry["control"] = "repeat"
+            entry["repeat_count"] = el.get(f"{{{JR}}}count")
         label = el.find(f"{{{XF}}}label")
         if label is not None and not entry["labels"]:
             entry["labels"] = _labels(label, itext)
@@ -223,6 +228,8 @@ def _read_body(body, root, itext) -> dict[str, dict]:
             nodeset = itemset.get("nodeset") or ""
             if nodeset.startswith("instance("):
                 entry["list_name"] = nodeset[len("instance("):].split(")", 1)[0].strip("'\"")
+                if "[" in nodeset:
+                    entry["choice_filter"] = nodeset[nodeset.index("[") + 1:nodeset.rindex("]")]
         items = el.findall(f"{{{XF}}}item")
         if items:
             list_name = f"_inline_{path.replace('/', '_')}"
@@ -297,6 +304,8 @@ def _walk_instance(el, prefix, parent, repeat, binds, controls, repeat_paths, fi
             preload=(bind.get(f"{{{JR}}}preload") if bind is not None else None),
             parent=prefix.rstrip("/") or None,
             repeat=repeat,
+            repeat_count=ctl.get("repeat_count") if kind == "repeat" else None,
+            choice_filter=ctl.get("choice_filter") if kind == "question" else None,
             **attrs,
         )
         if has_children:
