@@ -13,6 +13,9 @@ STATUS = {
     "server_refused": 400,
     "collect_folder_invalid": 400,
     "form_not_cached": 404,
+    "record_conflict": 409,
+    "device_store_failed": 500,
+    "fill_aborted": 400,
 }
 
 
