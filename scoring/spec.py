@@ -317,7 +317,9 @@ def _values(raw, sheet, row, name, f: _Findings) -> dict[str, float]:
 def _indicators(raw, scores, value_sets, defaults, f: _Findings) -> list[Indicator]:
     out: list[Indicator] = []
     seen: set[str] = set()
-    for i, row in _rows(raw, "indicators", f):
+    rows = _rows(raw, "indicators", f)
+    all_names = {row["name"] for _, row in rows}
+    for i, row in rows:
         name = row["name"]
         if name in seen:
             f.add("indicators", i, name, f"indicator '{name}' is declared twice.")
@@ -338,7 +340,7 @@ def _indicators(raw, scores, value_sets, defaults, f: _Findings) -> list[Indicat
         if method in ITEM_METHODS:
             _item_columns(row, i, value_sets, defaults, kw, f)
         else:
-            _construct_columns(row, i, seen - {name}, out, kw, f)
+            _construct_columns(row, i, all_names, out, kw, f)
         kw["weights"] = _weights(row.get("weights", {}), scores, i, name, f)
         out.append(Indicator(**kw))
     return out
@@ -370,7 +372,7 @@ def _item_columns(row, i, value_sets, defaults, kw, f: _Findings) -> None:
             kw["not_asked"] = float(value)
 
 
-def _construct_columns(row, i, earlier, out, kw, f: _Findings) -> None:
+def _construct_columns(row, i, all_names, out, kw, f: _Findings) -> None:
     name = row["name"]
     of = row.get("of")
     if not isinstance(of, list) or not of or not all(isinstance(x, str) for x in of):
@@ -380,7 +382,7 @@ def _construct_columns(row, i, earlier, out, kw, f: _Findings) -> None:
     defined = {ind.name for ind in out}
     for part in of:
         if part not in defined:
-            where = "is declared later" if part in earlier else "is not declared"
+            where = "is declared later" if part in all_names else "is not declared"
             f.add("indicators", i, name, f"'of' names '{part}', which {where}; "
                   "a construct may only use indicators declared above it.")
     kw["of"] = tuple(of)
