@@ -92,7 +92,14 @@ class Pusher:
         self.summary = PushSummary()
 
     def run(self, records: Iterable[dict]) -> PushSummary:
-        source = iter(records)
+        """Push everything; on an error, its details carry the summary so far."""
+        try:
+            return self._run(iter(records))
+        except SyncError as exc:
+            exc.details.setdefault("summary", self.summary.as_dict())
+            raise
+
+    def _run(self, source: Iterator[dict]) -> PushSummary:
         pending: deque[dict] = deque()
         size, failure = self.target, 0
         while True:
@@ -135,8 +142,9 @@ class Pusher:
                        "include this record; it will be sent again"}
                       for i in sent_ids - by_id.keys()]
         self._acknowledge(complete)
+        records = {r["instance_id"]: r for r in batch}
         for result in waiting:
-            problem = self._upload(result)
+            problem = self._upload(result, records[result["instance_id"]])
             if problem:
                 self.summary.problems.append({"instance_id": result["instance_id"],
                                               "error": problem})
@@ -155,12 +163,20 @@ class Pusher:
         self.summary.by_status.update(r["status"] for r in results)
         self.on_progress(len(results))
 
-    def _upload(self, result: dict) -> str | None:
-        """PUT each missing attachment; returns a problem text, or None when all arrived."""
-        for sha in result["missing_attachments"]:
-            body = self.read_attachment(sha)
+    def _upload(self, result: dict, record: dict) -> str | None:
+        """PUT each missing attachment; returns a problem text, or None when all arrived.
+
+        The server names what it misses by file name (or by sha256); the record's
+        ``attachments`` list says which bytes that is.
+        """
+        listed = record.get("attachments") or []
+        by_name = {a.get("name"): a.get("sha256") for a in listed}
+        hashes = {a.get("sha256") for a in listed}
+        for wanted in result["missing_attachments"]:
+            sha = wanted if wanted in hashes else by_name.get(wanted)
+            body = self.read_attachment(sha) if sha else None
             if body is None:
-                return f"attachment_missing: {sha} is not on this device"
+                return f"attachment_missing: {wanted} is not on this device"
             try:
                 self.client.put_attachment(sha, body)
             except SyncError as exc:

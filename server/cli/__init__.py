@@ -21,9 +21,9 @@ def cli():
 
 
 def _register() -> None:
-    from server.cli import accounts, forms, serve
+    from server.cli import accounts, device, forms, serve
 
-    for module in (accounts, forms, serve):
+    for module in (accounts, device, forms, serve):
         module.register(cli)
 
 

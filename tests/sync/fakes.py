@@ -107,7 +107,7 @@ class FakeServer:
             status = "conflict" if hashes else "created"
             hashes.add(digest)
             self.seq += 1
-        missing = [a["sha256"] for a in rec.get("attachments") or []
+        missing = [a["name"] for a in rec.get("attachments") or []
                    if self.require_attachments and a["sha256"] not in self.blobs]
         return {"instance_id": rec["instance_id"], "status": status, "seq": self.seq,
                 "missing_attachments": missing}
