@@ -3,6 +3,8 @@
 Passwords are stored with werkzeug's salted scrypt hash; tokens are 256-bit
 random strings stored only as their sha256 (a token is high-entropy, so a fast
 hash is safe and lets every request authenticate with one indexed lookup).
+For OpenRosa Digest authentication the password also sets HA1 =
+md5(name:realm:password) (RFC 2617), which Digest needs in place of the password.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.errors import FieldsyncError
 from server.store import audit
+from server.store import openrosa as openrosa_q
 from server.store import users as users_q
 
 ROLES = ("admin", "supervisor", "enumerator", "analyst", "peer")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 MIN_PASSWORD = 8
+DIGEST_REALM = "fieldsync"  # part of every stored HA1: changing it needs new passwords
 
 
 def hash_token(token: str) -> str:
@@ -48,8 +52,28 @@ def user_add(db: Database, name: str, role: str, password: str | None = None,
         if users_q.get_user(db, name) is not None:
             raise FieldsyncError("user_exists", f"A user named '{name}' already exists.")
         user = users_q.insert_user(db, name, role, pw_hash)
+        if password:
+            openrosa_q.set_digest_ha1(db, user["id"], digest_ha1(name, password))
         audit.record(db, actor, "user.add", name, {"role": role})
     return _public(user)
+
+
+def set_password(db: Database, name: str, password: str, actor: str | None = None) -> None:
+    """Set a user's password (scrypt hash) and its Digest HA1 together."""
+    if password is None or len(password) < MIN_PASSWORD:
+        raise FieldsyncError(
+            "password_too_short", f"The password needs at least {MIN_PASSWORD} characters."
+        )
+    with db.atomic():
+        user = _require_user(db, name)
+        users_q.set_password_hash(db, user["id"], generate_password_hash(password))
+        openrosa_q.set_digest_ha1(db, user["id"], digest_ha1(name, password))
+        audit.record(db, actor, "user.password", name)
+
+
+def digest_ha1(name: str, password: str) -> str:
+    """HA1 of RFC 2617 for this server's realm."""
+    return hashlib.md5(f"{name}:{DIGEST_REALM}:{password}".encode("utf-8")).hexdigest()
 
 
 def token_create(db: Database, name: str, actor: str | None = None) -> str:

@@ -65,9 +65,11 @@ def create_app(config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from server.routes.admin import bp as admin_bp
     from server.routes.forms import bp as forms_bp
+    from server.routes.openrosa import bp as openrosa_bp
 
     app.register_blueprint(forms_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(openrosa_bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -85,3 +85,32 @@ def migrate(db: Database) -> list[str]:
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
     return pending
+
+
+@migrations(name="0004_openrosa")
+def m0004_openrosa(db: Database) -> None:
+    # HA1 = md5(name:realm:password) for Digest; set with the password.
+    db.execute("ALTER TABLE users ADD COLUMN digest_ha1 TEXT")
+    db.execute(
+        """CREATE TABLE openrosa_secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE form_media (
+            id INTEGER PRIMARY KEY,
+            form_id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            name TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            md5 TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            data BLOB NOT NULL,
+            uploaded_at TEXT NOT NULL,
+            uploaded_by TEXT,
+            UNIQUE (form_id, version, name),
+            FOREIGN KEY (form_id, version) REFERENCES form_versions(form_id, version)
+        )"""
+    )

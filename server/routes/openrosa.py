@@ -1,0 +1,135 @@
+"""OpenRosa for ODK Collect, KoboCollect and Enketo: form list, XForm, manifest,
+form media and submission, with Basic and Digest authentication.
+
+Every answer carries ``X-OpenRosa-Version: 1.0``; refusals are OpenRosaResponse
+XML (a 401 with Digest and Basic challenges). The admin upload of form media is
+JSON, under /api/v1, in the nested ``media`` blueprint.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, request, url_for
+
+from server.auth import actor, bearer_user, requires
+from server.errors import FieldsyncError
+from server.ingest import ingest
+from server.openrosa import authn, media, submission
+from server.openrosa import xml as orxml
+from server.openrosa.catalog import form_list_entries
+from server.registry import version_get
+from server.store import openrosa as openrosa_q
+
+bp = Blueprint("openrosa", __name__)
+media_bp = Blueprint("media", __name__, url_prefix="/api/v1")
+AUTHENTICATORS = (authn.digest_user, authn.basic_user, bearer_user)
+XML_TYPE = "text/xml; charset=utf-8"
+
+
+@bp.record_once
+def _install_renderer(state) -> None:
+    state.app.extensions.setdefault("fieldsync_error_renderers", {})["openrosa"] = _render_error
+
+
+@bp.after_request
+def _openrosa_headers(response: Response) -> Response:
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(_max_body())
+    return response
+
+
+@bp.get("/formList")
+@requires("forms.read", authenticators=AUTHENTICATORS)
+def form_list():
+    entries = form_list_entries(
+        g.db, _version_url, form_id=request.args.get("formID") or None,
+        all_versions=request.args.get("listAllVersions", "").lower() == "true")
+    verbose = request.args.get("verbose", "").lower() == "true"
+    return Response(orxml.form_list(entries, verbose), content_type=XML_TYPE)
+
+
+@bp.get("/forms/<form_id>/versions/<version>/xform")
+@requires("forms.read", authenticators=AUTHENTICATORS)
+def xform(form_id, version):
+    row = version_get(g.db, form_id, version)
+    return Response(row["xform"].encode("utf-8"), content_type=XML_TYPE,
+                    headers={"ETag": f'"{row["md5"]}"'})
+
+
+@bp.get("/forms/<form_id>/versions/<version>/manifest")
+@requires("forms.read", authenticators=AUTHENTICATORS)
+def manifest(form_id, version):
+    files = [
+        {**item, "download_url": url_for("openrosa.media_file", form_id=form_id,
+                                         version=version, name=item["name"], _external=True)}
+        for item in media.media_list(g.db, form_id, version)
+    ]
+    return Response(orxml.manifest(files), content_type=XML_TYPE)
+
+
+@bp.get("/forms/<form_id>/versions/<version>/media/<name>")
+@requires("forms.read", authenticators=AUTHENTICATORS)
+def media_file(form_id, version, name):
+    row = media.media_get(g.db, form_id, version, name)
+    return Response(row["data"], content_type=row["content_type"],
+                    headers={"ETag": f'"{row["md5"]}"'})
+
+
+@bp.route("/submission", methods=["HEAD"])
+@requires("submissions.create", authenticators=AUTHENTICATORS)
+def submission_head():
+    return Response(status=204, headers={"Location": url_for("openrosa.submission_head",
+                                                             _external=True)})
+
+
+@bp.post("/submission")
+@requires("submissions.create", authenticators=AUTHENTICATORS)
+def submission_post():
+    upload = submission.read_upload(request.files, request.form)
+    with openrosa_q.write_transaction(g.db):
+        blobs = submission.store_media(g.db, upload)
+        record = submission.to_record(g.db, upload, blobs)
+        [result] = ingest(g.db, [record], door="openrosa", user=g.user["name"],
+                          device_id=request.args.get("deviceID"))
+    answer = submission.outcome(result, len(upload.media))
+    return Response(orxml.response(answer.message), status=answer.status,
+                    content_type=XML_TYPE)
+
+
+@media_bp.post("/forms/<form_id>/versions/<version>/media")
+@requires("forms.publish")
+def upload_media(form_id, version):
+    upload = request.files.get("file")
+    if upload is None:
+        raise FieldsyncError("file_missing", "Send the media file as a multipart field "
+                             "named 'file'.")
+    answer = media.media_add(g.db, form_id, version, upload.filename, upload.mimetype,
+                             upload.read(), actor=actor())
+    return answer, 201 if answer["created"] else 200
+
+
+@media_bp.get("/forms/<form_id>/versions/<version>/media")
+@requires("forms.read")
+def list_media(form_id, version):
+    return {"media": media.media_list(g.db, form_id, version)}
+
+
+bp.register_blueprint(media_bp)
+
+
+def _version_url(kind: str, form_id: str, version: str) -> str:
+    return url_for(f"openrosa.{kind}", form_id=form_id, version=version, _external=True)
+
+
+def _max_body() -> int:
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+
+
+def _render_error(status: int, code: str, message: str, details: dict):
+    headers = [("X-OpenRosa-Version", "1.0")]
+    if status == 401:
+        headers += authn.challenges(stale=bool(details.get("stale")))
+        if code == "auth_required":
+            message = ("Sign in: send Digest (or, over TLS only, Basic) credentials of a "
+                       "fieldsync account.")
+    body = b"" if request.method == "HEAD" else orxml.response(message, nature="error")
+    return Response(body, status=status, headers=headers, content_type=XML_TYPE)
