@@ -26,7 +26,7 @@ DEFAULTS = {
     "MIGRATE": False,
     "LOG_LEVEL": "INFO",
 }
-ENV_PREFIX = "FIELDSYNC_"
+ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
     400: "bad_request", 401: "auth_required", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
@@ -66,10 +66,12 @@ def _register_blueprints(app: Flask) -> None:
     from server.routes.admin import bp as admin_bp
     from server.routes.forms import bp as forms_bp
     from server.routes.openrosa import bp as openrosa_bp
+    from server.routes.sync import bp as sync_bp
 
     app.register_blueprint(forms_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(openrosa_bp)
+    app.register_blueprint(sync_bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

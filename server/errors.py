@@ -35,6 +35,10 @@ CODES: dict[str, int] = {
     "user_unknown": 404,
     "password_too_short": 400,
     "form_state_invalid": 400,
+    "attachment_hash_mismatch": 422,
+    "attachment_unknown": 404,
+    "body_too_large": 413,
+    "encoding_unsupported": 415,
     "internal_error": 500,
 }
 

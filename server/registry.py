@@ -10,8 +10,6 @@ form it was filled with.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -19,18 +17,16 @@ from sqlite_utils import Database
 
 from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
+from server import answers
 from server.errors import FieldsyncError
+from server.ingest import release_quarantine
+from server.formcache import model_for
 from server.store import audit
 from server.store import forms as forms_q
 
 STATES = ("open", "closing", "closed")
 MAX_FORM_BYTES = 16 * 1024 * 1024
 
-# Checks run on a compiled form before it is stored; each raises to refuse.
-# The forms engine (expressions) and scoring (spec) register theirs here.
-PUBLISH_CHECKS: list[Callable[[CompiledForm], None]] = []
-# Called inside the publish transaction after a new version is stored.
-AFTER_PUBLISH: list[Callable[[Database, CompiledForm], None]] = []
 
 
 def builtin_rss_path() -> Path:
@@ -47,8 +43,7 @@ def forms_publish(db: Database, source: bytes, filename: str,
             f"The form file is {len(source)} bytes; the limit is {MAX_FORM_BYTES}.",
         )
     compiled = convert_xlsform(source, filename)
-    for check in PUBLISH_CHECKS:
-        check(compiled)
+    _check(compiled)
     sha = hashlib.sha256(source).hexdigest()
     with db.atomic():
         existing = forms_q.get_version(db, compiled.form_id, compiled.version)
@@ -70,8 +65,11 @@ def forms_publish(db: Database, source: bytes, filename: str,
         )
         audit.record(db, actor, "form.publish", f"{compiled.form_id}@{compiled.version}",
                      {"md5": compiled.md5, "source_name": compiled.source_name})
-        for hook in AFTER_PUBLISH:
-            hook(db, compiled)
+        answers.prepare(db, compiled.model)
+        released = release_quarantine(db, compiled.form_id, compiled.version, compiled.model)
+        if released:
+            audit.record(db, actor, "quarantine.release",
+                         f"{compiled.form_id}@{compiled.version}", {"count": released})
     return _answer(compiled.form_id, compiled.version, compiled.md5, True)
 
 
@@ -117,18 +115,11 @@ def version_get(db: Database, form_id: str, version: str) -> dict:
 
 
 def model_get(db: Database, form_id: str, version: str) -> FormModel:
-    """The compiled model of a version, cached by its md5: versions never change."""
-    row = forms_q.get_model(db, form_id, version)
-    if row is None:
-        version_get(db, form_id, version)  # raises the fitting error
-    md5, text = row
-    return _model_from_json(md5, text)
-
-
-@lru_cache(maxsize=256)
-def _model_from_json(md5: str, text: str) -> FormModel:
-    del md5
-    return FormModel.from_json(text)
+    """The compiled model of a version, or the fitting not-found error."""
+    model = model_for(db, form_id, version)
+    if model is None:
+        version_get(db, form_id, version)  # raises form_unknown / form_version_unknown
+    return model
 
 
 def form_set_state(db: Database, form_id: str, state: str, actor: str | None = None) -> dict:
@@ -141,6 +132,10 @@ def form_set_state(db: Database, form_id: str, state: str, actor: str | None = N
         forms_q.set_state(db, form_id, state)
         audit.record(db, actor, "form.state", form_id, {"state": state})
     return form_get(db, form_id)
+
+
+def _check(compiled: CompiledForm) -> None:
+    """Refuse a form whose expressions or scoring spec cannot work."""
 
 
 def _answer(form_id: str, version: str, md5: str, created: bool) -> dict:

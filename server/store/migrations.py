@@ -87,6 +87,75 @@ def migrate(db: Database) -> list[str]:
     return pending
 
 
+@migrations(name="0003_submissions")
+def m0003_submissions(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE seq_counter (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            value INTEGER NOT NULL
+        )"""
+    )
+    db.execute("INSERT INTO seq_counter (id, value) VALUES (1, 0)")
+    db.execute(
+        """CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            logical_id TEXT NOT NULL,
+            form_id TEXT NOT NULL,
+            form_version TEXT NOT NULL,
+            deprecated_id TEXT,
+            content_hash TEXT NOT NULL,
+            data TEXT NOT NULL,
+            raw BLOB,
+            raw_format TEXT NOT NULL DEFAULT 'json',
+            state TEXT NOT NULL CHECK (state IN
+                ('current','superseded','conflict','quarantined')),
+            flags TEXT NOT NULL DEFAULT '[]',
+            findings TEXT NOT NULL DEFAULT '[]',
+            scores TEXT,
+            scoring_version TEXT,
+            review_state TEXT NOT NULL DEFAULT 'received',
+            origin TEXT NOT NULL DEFAULT '{}',
+            device_id TEXT,
+            submitted_by TEXT,
+            received_at TEXT NOT NULL,
+            seq INTEGER NOT NULL UNIQUE,
+            UNIQUE (instance_id, content_hash)
+        )"""
+    )
+    db.execute("CREATE INDEX submissions_instance ON submissions(instance_id)")
+    db.execute("CREATE INDEX submissions_logical ON submissions(logical_id)")
+    db.execute("CREATE INDEX submissions_form_seq ON submissions(form_id, seq)")
+    db.execute("CREATE INDEX submissions_state ON submissions(state, form_id, form_version)")
+    db.execute(
+        """CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            received_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE submission_attachments (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            name TEXT NOT NULL,
+            sha256 TEXT,
+            size INTEGER,
+            PRIMARY KEY (submission_id, name)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE batches (
+            device_id TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            submitted_by TEXT,
+            counts TEXT NOT NULL,
+            PRIMARY KEY (device_id, batch_id)
+        )"""
+    )
+
+
 @migrations(name="0004_openrosa")
 def m0004_openrosa(db: Database) -> None:
     # HA1 = md5(name:realm:password) for Digest; set with the password.

@@ -1,0 +1,250 @@
+"""The one ingest pipeline every door ends in: JSON sync, OpenRosa, Collect
+import and records forwarded by an office server.
+
+    parse -> dedup -> validate -> score -> store -> changes feed -> outbox
+
+``ingest`` takes records already loaded by ``sync.protocol`` (or converted from
+OpenRosa XML), runs the whole batch in one transaction and returns one result
+per record only after that transaction committed, so an acknowledgement always
+means the record is on disk. Nothing is dropped: a record that fails
+validation, names an unknown form version, conflicts with an earlier send or
+edits a version that is no longer current is stored and flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from forms.model import FormModel
+from server import answers
+from server.assess import Assessment, assess
+from server.formcache import model_for
+from server.store import forms as forms_q
+from server.store import submissions as subs_q
+from server.store.clock import utcnow
+from sync.protocol import canonical_json, content_hash
+
+DOORS = ("sync", "openrosa", "collect_import", "forward")
+
+
+@dataclass
+class Context:
+    """Who and what a batch came from; becomes each record's provenance."""
+
+    door: str
+    user: str | None = None
+    device_id: str | None = None
+    batch_id: str | None = None
+    office: str | None = None
+    received_at: str = field(default_factory=utcnow)
+
+
+def ingest(db: Database, records: list[dict], *, door: str, user: str | None = None,
+           device_id: str | None = None, batch_id: str | None = None,
+           office: str | None = None) -> list[dict]:
+    """Store a batch of records in one transaction; one result per record."""
+    if door not in DOORS:
+        raise ValueError(f"unknown door {door!r}")
+    ctx = Context(door=door, user=user, device_id=device_id, batch_id=batch_id,
+                  office=office)
+    models: dict[tuple[str, str], FormModel | None] = {}
+    with db.atomic():
+        results = [_ingest_one(db, rec, ctx, models) for rec in records]
+        if batch_id and device_id:
+            counts: dict[str, int] = {}
+            for r in results:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+            subs_q.record_batch(db, device_id, batch_id, user, counts)
+    return results
+
+
+def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
+    chash = content_hash(rec)
+    earlier = subs_q.by_instance(db, rec["instance_id"])
+    same = next((row for row in earlier if row["content_hash"] == chash), None)
+    if same is not None:
+        _link_attachments(db, same["id"], rec)
+        return _result(db, same, "duplicate")
+
+    model = _model(db, models, rec["form_id"], rec["form_version"])
+    assessment = _assess(db, model, rec, ctx.received_at)
+    row = {
+        "instance_id": rec["instance_id"],
+        "logical_id": rec["instance_id"],
+        "form_id": rec["form_id"],
+        "form_version": rec["form_version"],
+        "deprecated_id": rec.get("deprecated_id"),
+        "content_hash": chash,
+        "data": assessment.data,
+        "raw": rec.get("raw_xml"),
+        "raw_format": "xml" if rec.get("raw_xml") else "json",
+        "state": "current" if model is not None else "quarantined",
+        "flags": list(assessment.flags),
+        "findings": assessment.findings,
+        "scores": assessment.scores,
+        "scoring_version": assessment.scoring_version,
+        "review_state": rec.get("review_state") if ctx.door == "forward" else None,
+        "origin": _origin(rec, ctx),
+        "device_id": ctx.device_id,
+        "submitted_by": ctx.user,
+        "received_at": ctx.received_at,
+    }
+    status = "created"
+    if earlier:
+        # Same instanceID, different content: keep both, flag both.
+        row["state"] = "conflict"
+        row["flags"].append("conflict")
+        for other in earlier:
+            if "conflict" not in other["flags"]:
+                subs_q.update(db, other["id"], flags=other["flags"] + ["conflict"])
+        status = "conflict"
+    elif rec.get("deprecated_id"):
+        status = _apply_edit(db, rec["deprecated_id"], row)
+    if status == "created" and row["flags"]:
+        status = "flagged"
+    row["data_json"] = canonical_json(row["data"])
+    row["id"], row["seq"] = subs_q.insert(db, row)
+    _link_attachments(db, row["id"], rec, model)
+    if model is not None and row["state"] != "quarantined":
+        answers.project(db, model, row["id"], row["data"])
+    return _result(db, row, status)
+
+
+def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
+    """Make ``row`` the new version of the record it edits; returns the status."""
+    previous = subs_q.by_instance(db, deprecated_id)
+    if not previous:
+        row["flags"].append("edit_of_unknown")
+        row["logical_id"] = deprecated_id
+        return "flagged"
+    logical_id = previous[0]["logical_id"]
+    current = subs_q.current_of_logical(db, logical_id)
+    row["logical_id"] = logical_id
+    if current is None or current["instance_id"] != deprecated_id:
+        row["state"] = "conflict"
+        row["flags"].append("edit_conflict")
+        return "conflict"
+    if row["state"] == "current":
+        subs_q.update(db, current["id"], state="superseded")
+    return "updated"
+
+
+def _assess(db: Database, model: FormModel | None, rec: dict, received_at: str) -> Assessment:
+    assessment = Assessment(data=rec["data"])
+    if model is None:
+        assessment.flags.append("form_version_unknown")
+        return assessment
+    form = forms_q.get_form(db, rec["form_id"])
+    if form and form["state"] == "closed":
+        assessment.flags.append("form_closed")
+    assess(db, model, assessment, received_at)
+    return assessment
+
+
+def reassess(db: Database, submission_id: int, model: FormModel) -> int:
+    """Run the checks again on a stored row (quarantine release); returns its seq."""
+    row = subs_q.by_id(db, submission_id)
+    assessment = Assessment(data=row["data"])
+    assess(db, model, assessment, row["received_at"])
+    flags = [f for f in row["flags"] if f not in ("form_version_unknown",)]
+    flags += [f for f in assessment.flags if f not in flags]
+    seq = subs_q.update(
+        db, submission_id, state="current", data=assessment.data,
+        findings=assessment.findings, scores=assessment.scores,
+        scoring_version=assessment.scoring_version, flags=flags,
+    )
+    answers.project(db, model, submission_id, assessment.data)
+    return seq
+
+
+def release_quarantine(db: Database, form_id: str, version: str, model: FormModel) -> int:
+    """Release the records that waited for this form version; returns how many."""
+    rows = subs_q.quarantined(db, form_id, version)
+    for row in rows:
+        reassess(db, row["id"], model)
+    return len(rows)
+
+
+def _model(db: Database, cache: dict, form_id: str, version: str) -> FormModel | None:
+    key = (form_id, version)
+    if key not in cache:
+        cache[key] = model_for(db, form_id, version)
+    return cache[key]
+
+
+def _origin(rec: dict, ctx: Context) -> dict:
+    here = {"door": ctx.door, "device_id": ctx.device_id, "user": ctx.user,
+            "office": ctx.office, "batch_id": ctx.batch_id, "received_at": ctx.received_at}
+    if ctx.door == "forward" and rec.get("origin"):
+        return {**rec["origin"], "forwarded_by": ctx.user,
+                "forwarded_received_at": ctx.received_at}
+    return {k: v for k, v in here.items() if v is not None}
+
+
+def _link_attachments(db: Database, submission_id: int, rec: dict,
+                      model: FormModel | None = None) -> None:
+    for att in rec.get("attachments") or []:
+        subs_q.link_attachment(db, submission_id, att["name"], att.get("sha256"),
+                               att.get("size"))
+    if model is not None:
+        for name in _binary_names(model, rec["data"]):
+            subs_q.link_attachment(db, submission_id, name, None, None)
+
+
+def _binary_names(model: FormModel, data: dict) -> list[str]:
+    """File names the record's upload questions (photos, audio, files) refer to."""
+    names: list[str] = []
+    binary_paths = {f.path for f in model.questions() if f.type == "binary"}
+    if not binary_paths:
+        return names
+
+    def walk(node, prefix):
+        if isinstance(node, list):
+            for item in node:
+                walk(item, prefix)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                path = f"{prefix}{key}"
+                if isinstance(value, (dict, list)):
+                    walk(value, f"{path}/")
+                elif path in binary_paths and isinstance(value, str) and value.strip():
+                    names.append(value.strip())
+
+    walk(data, "")
+    return names
+
+
+def _result(db: Database, row: dict, status: str) -> dict:
+    missing = [a["name"] for a in subs_q.attachments(db, row["id"]) if not a["received"]]
+    return {
+        "instance_id": row["instance_id"],
+        "status": status,
+        "seq": row["seq"],
+        "missing_attachments": missing,
+        "flags": list(row["flags"]),
+    }
+
+
+def change_record(row: dict, attachments: list[dict] | None = None) -> dict:
+    """A stored row as the changes feed and GET /submissions/{id} show it."""
+    return {
+        "seq": row["seq"],
+        "instance_id": row["instance_id"],
+        "logical_id": row["logical_id"],
+        "form_id": row["form_id"],
+        "form_version": row["form_version"],
+        "deprecated_id": row["deprecated_id"],
+        "state": row["state"],
+        "data": row["data"],
+        "content_hash": row["content_hash"],
+        "received_at": row["received_at"],
+        "scores": row["scores"],
+        "scoring_version": row["scoring_version"],
+        "flags": row["flags"],
+        "findings": row["findings"],
+        "review_state": row["review_state"],
+        "origin": row["origin"],
+        **({"attachments": attachments} if attachments is not None else {}),
+    }

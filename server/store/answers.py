@@ -1,0 +1,144 @@
+"""The flat answers tables: one row per submission, one column per field path.
+
+Each form gets ``answers__{form_id}`` (columns named by the field's path, typed
+by its bind type) and one child table per repeat, ``answers__{form_id}__{repeat}``
+with the instance's position, as ODK's OData does. New form versions add
+columns; old ones stay. Exports, trends and duplicate lookups run as SQL over
+these columns instead of decoding a JSON document per row.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from forms.model import Field, FormModel
+
+SQL_TYPES = {"int": "INTEGER", "decimal": "REAL"}
+
+
+def main_table(form_id: str) -> str:
+    return f"answers__{form_id}"
+
+
+def repeat_table(form_id: str, repeat_path: str) -> str:
+    return f"answers__{form_id}__{repeat_path.replace('/', '__')}"
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from the form's XML names, never from clients)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns_by_table(model: FormModel) -> dict[str | None, list[Field]]:
+    """Leaf fields grouped by the repeat that holds them (None: the main table)."""
+    out: dict[str | None, list[Field]] = {None: []}
+    for rep in model.repeats():
+        out[rep.path] = []
+    for f in model.questions():
+        if f.path == "meta/instanceID":
+            continue
+        out[f.repeat].append(f)
+    return out
+
+
+def ensure_tables(db: Database, model: FormModel) -> None:
+    """Create the form's answers tables, or add the columns a new version brings."""
+    for repeat, fields_ in _columns_by_table(model).items():
+        if repeat is None:
+            table = main_table(model.form_id)
+            base = "submission_id INTEGER PRIMARY KEY REFERENCES submissions(id)"
+        else:
+            table = repeat_table(model.form_id, repeat)
+            base = ("submission_id INTEGER NOT NULL REFERENCES submissions(id), "
+                    "_index TEXT NOT NULL, _parent_index TEXT, "
+                    "PRIMARY KEY (submission_id, _index)")
+        db.execute(f"CREATE TABLE IF NOT EXISTS {q(table)} ({base})")
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({q(table)})").fetchall()}
+        for f in fields_:
+            if f.path not in have:
+                db.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(f.path)} "
+                           f"{SQL_TYPES.get(f.type, 'TEXT')}")
+
+
+def _plan(model: FormModel):
+    """The INSERT statements for a model, built once and kept on the model."""
+    cached = model.__dict__.get("_answers_plan")
+    if cached is not None:
+        return cached
+    plan = []
+    for repeat, fields_ in _columns_by_table(model).items():
+        if repeat is None:
+            table = main_table(model.form_id)
+            cols = ["submission_id"] + [f.path for f in fields_]
+        else:
+            table = repeat_table(model.form_id, repeat)
+            cols = ["submission_id", "_index", "_parent_index"] + [f.path for f in fields_]
+        sql = (f"INSERT OR REPLACE INTO {q(table)} ({', '.join(q(c) for c in cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        plan.append((repeat, table, sql, fields_))
+    model.__dict__["_answers_plan"] = plan
+    return plan
+
+
+def project(db: Database, model: FormModel, submission_id: int, data: dict) -> None:
+    """Write one submission's answers into the flat tables (replacing earlier ones)."""
+    for repeat, table, sql, fields_ in _plan(model):
+        if repeat is None:
+            db.execute(sql, [submission_id] + [_typed(f, _get(data, f.path)) for f in fields_])
+            continue
+        db.execute(f"DELETE FROM {q(table)} WHERE submission_id = ?", [submission_id])
+        for index, parent_index, item in _instances(data, repeat):
+            prefix_len = len(repeat) + 1
+            db.execute(sql, [submission_id, index, parent_index] + [
+                _typed(f, _get(item, f.path[prefix_len:])) for f in fields_
+            ])
+
+
+def _get(node, path: str):
+    for part in path.split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    if isinstance(node, (dict, list)):
+        return None
+    return node
+
+
+def _instances(data: dict, repeat: str):
+    """Yield (index, parent_index, item) for each instance of a (nested) repeat."""
+    def walk(node, parts, index, parent):
+        if not parts:
+            return
+        head, rest = parts[0], parts[1:]
+        child = node.get(head) if isinstance(node, dict) else None
+        if child is None:
+            return
+        items = child if isinstance(child, list) else [child]
+        if not rest:
+            for i, item in enumerate(items, 1):
+                if isinstance(item, dict):
+                    yield (f"{index}/{i}" if index else str(i)), (index or None), item
+            return
+        if isinstance(child, list):
+            for i, item in enumerate(child, 1):
+                yield from walk(item, rest, f"{index}/{i}" if index else str(i), index)
+        else:
+            yield from walk(child, rest, index, parent)
+
+    yield from walk(data, repeat.split("/"), "", None)
+
+
+def _typed(f: Field, value):
+    if value is None or value == "":
+        return None
+    if f.type == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    if f.type == "decimal":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    return value

@@ -1,0 +1,193 @@
+"""Queries on submissions, their attachments, blobs, batches and the change sequence.
+
+Every write to a submission row takes the next value of the one change sequence
+(``next_seq``) inside the writer's transaction. SQLite runs one writer at a
+time and commits in order, so readers paging ``seq > N`` never skip a record
+and never see one twice at the same seq.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlite_utils import Database
+
+from server.store.clock import utcnow
+
+COLUMNS = (
+    "id", "instance_id", "logical_id", "form_id", "form_version", "deprecated_id",
+    "content_hash", "data", "raw_format", "state", "flags", "findings", "scores",
+    "scoring_version", "review_state", "origin", "device_id", "submitted_by",
+    "received_at", "seq",
+)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM submissions"
+JSON_COLUMNS = ("data", "flags", "findings", "scores", "origin")
+
+
+def _row(row) -> dict | None:
+    if row is None:
+        return None
+    out = dict(zip(COLUMNS, row))
+    for key in JSON_COLUMNS:
+        if out[key] is not None:
+            out[key] = json.loads(out[key])
+    return out
+
+
+def next_seq(db: Database) -> int:
+    """Take the next change sequence number (call inside a write transaction)."""
+    return db.execute(
+        "UPDATE seq_counter SET value = value + 1 WHERE id = 1 RETURNING value"
+    ).fetchone()[0]
+
+
+def by_instance(db: Database, instance_id: str) -> list[dict]:
+    rows = db.execute(f"{_SELECT} WHERE instance_id = ? ORDER BY id", [instance_id]).fetchall()
+    return [_row(r) for r in rows]
+
+
+def by_id(db: Database, submission_id: int) -> dict | None:
+    return _row(db.execute(f"{_SELECT} WHERE id = ?", [submission_id]).fetchone())
+
+
+def current_of_logical(db: Database, logical_id: str) -> dict | None:
+    return _row(db.execute(
+        f"{_SELECT} WHERE logical_id = ? AND state = 'current' ORDER BY id DESC LIMIT 1",
+        [logical_id],
+    ).fetchone())
+
+
+def history(db: Database, logical_id: str) -> list[dict]:
+    rows = db.execute(f"{_SELECT} WHERE logical_id = ? ORDER BY id", [logical_id]).fetchall()
+    return [_row(r) for r in rows]
+
+
+def insert(db: Database, rec: dict) -> tuple[int, int]:
+    """Insert a submission row; returns (id, seq)."""
+    seq = next_seq(db)
+    cur = db.execute(
+        "INSERT INTO submissions (instance_id, logical_id, form_id, form_version, "
+        "deprecated_id, content_hash, data, raw, raw_format, state, flags, findings, scores, "
+        "scoring_version, review_state, origin, device_id, submitted_by, received_at, seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            rec["instance_id"], rec["logical_id"], rec["form_id"], rec["form_version"],
+            rec.get("deprecated_id"), rec["content_hash"], rec["data_json"], rec.get("raw"),
+            rec.get("raw_format", "json"), rec["state"], json.dumps(rec.get("flags", [])),
+            json.dumps(rec.get("findings", [])),
+            json.dumps(rec["scores"]) if rec.get("scores") is not None else None,
+            rec.get("scoring_version"), rec.get("review_state") or "received",
+            json.dumps(rec.get("origin") or {}, sort_keys=True), rec.get("device_id"),
+            rec.get("submitted_by"), rec.get("received_at") or utcnow(), seq,
+        ],
+    )
+    return cur.lastrowid, seq
+
+
+def update(db: Database, submission_id: int, **changes) -> int:
+    """Update columns of one row and give it a new seq; returns the seq."""
+    seq = next_seq(db)
+    sets, params = [], []
+    for key, value in changes.items():
+        if key not in COLUMNS or key in ("id", "seq"):
+            raise ValueError(f"not an updatable column: {key}")
+        sets.append(f"{key} = ?")
+        params.append(json.dumps(value) if key in JSON_COLUMNS and value is not None
+                      else value)
+    sets.append("seq = ?")
+    params += [seq, submission_id]
+    db.execute(f"UPDATE submissions SET {', '.join(sets)} WHERE id = ?", params)
+    return seq
+
+
+def quarantined(db: Database, form_id: str | None = None,
+                version: str | None = None) -> list[dict]:
+    sql = f"{_SELECT} WHERE state = 'quarantined'"
+    params: list = []
+    if form_id is not None:
+        sql += " AND form_id = ?"
+        params.append(form_id)
+    if version is not None:
+        sql += " AND form_version = ?"
+        params.append(version)
+    return [_row(r) for r in db.execute(sql + " ORDER BY id", params).fetchall()]
+
+
+def changes(db: Database, since: int, limit: int, form_id: str | None = None) -> list[dict]:
+    sql = f"{_SELECT} WHERE seq > ?"
+    params: list = [since]
+    if form_id:
+        sql += " AND form_id = ?"
+        params.append(form_id)
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(limit)
+    return [_row(r) for r in db.execute(sql, params).fetchall()]
+
+
+def max_seq(db: Database) -> int:
+    return db.execute("SELECT value FROM seq_counter WHERE id = 1").fetchone()[0]
+
+
+def count(db: Database, form_id: str | None = None) -> int:
+    if form_id:
+        return db.execute("SELECT count(*) FROM submissions WHERE form_id = ?",
+                          [form_id]).fetchone()[0]
+    return db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+
+
+# Attachments and blobs ---------------------------------------------------------
+
+def put_blob(db: Database, sha256: str, data: bytes) -> bool:
+    """Store bytes under their sha256; returns True if they were new."""
+    cur = db.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, size, data, received_at) VALUES (?, ?, ?, ?)",
+        [sha256, len(data), data, utcnow()],
+    )
+    return cur.rowcount == 1
+
+
+def has_blob(db: Database, sha256: str) -> bool:
+    return db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [sha256]).fetchone() is not None
+
+
+def held_blobs(db: Database, hashes: list[str]) -> set[str]:
+    if not hashes:
+        return set()
+    marks = ",".join("?" * len(hashes))
+    rows = db.execute(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", hashes)
+    return {r[0] for r in rows}
+
+
+def get_blob(db: Database, sha256: str) -> bytes | None:
+    row = db.execute("SELECT data FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+    return row[0] if row else None
+
+
+def link_attachment(db: Database, submission_id: int, name: str, sha256: str | None,
+                    size: int | None) -> None:
+    """Record that a submission names an attachment; a known hash is never erased."""
+    db.execute(
+        "INSERT INTO submission_attachments (submission_id, name, sha256, size) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(submission_id, name) DO UPDATE SET "
+        "sha256 = coalesce(excluded.sha256, sha256), size = coalesce(excluded.size, size)",
+        [submission_id, name, sha256, size],
+    )
+
+
+def attachments(db: Database, submission_id: int) -> list[dict]:
+    rows = db.execute(
+        "SELECT a.name, a.sha256, a.size, b.sha256 IS NOT NULL FROM submission_attachments a "
+        "LEFT JOIN blobs b ON b.sha256 = a.sha256 WHERE a.submission_id = ? ORDER BY a.name",
+        [submission_id],
+    ).fetchall()
+    return [{"name": r[0], "sha256": r[1], "size": r[2], "received": bool(r[3])} for r in rows]
+
+
+def record_batch(db: Database, device_id: str, batch_id: str, submitted_by: str | None,
+                 counts: dict) -> None:
+    db.execute(
+        "INSERT INTO batches (device_id, batch_id, received_at, submitted_by, counts) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(device_id, batch_id) DO UPDATE SET "
+        "received_at = excluded.received_at, counts = excluded.counts",
+        [device_id, batch_id, utcnow(), submitted_by, json.dumps(counts, sort_keys=True)],
+    )
