@@ -123,3 +123,34 @@ def test_rss_xform_passes_odk_validate(compiled, tmp_path):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Xform is valid" in run.stdout
+
+
+def test_a_complete_rss_record_validates_and_computes_its_respondent_key(compiled):
+    validate = pytest.importorskip("forms.validate")
+    data = {
+        "case_id": "GIN-2026-00017", "survey_round": "6m", "interview_date": "2026-03-02",
+        "return_date": "2025-09-01", "country_of_return": "GIN", "consent": "yes",
+        "econ": {"has_debt": "yes", "debt_vs_spending": "debt_larger",
+                 "productive_assets": "land livestock"},
+        "psycho": {"able_to_stay": "no", "reason_to_leave": "need_to_leave"},
+    }
+    assert validate.validate_record(compiled.model, data) == []
+    calcs = validate.evaluate_calculates(compiled.model, data)
+    assert calcs["respondent_key"] == "GIN-2026-00017|6m"
+    assert calcs["scoring_spec"] == "rss-v1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"country_of_return": "gin"}, "country_of_return"),
+        ({"econ": {"productive_assets": "land none"}}, "econ/productive_assets"),
+        ({"age": "130"}, "age"),
+    ],
+)
+def test_rss_constraints_catch_bad_answers(compiled, changes, path):
+    validate = pytest.importorskip("forms.validate")
+    data = {"case_id": "X", "survey_round": "baseline", "interview_date": "2026-03-02",
+            "country_of_return": "GIN", "consent": "yes", **changes}
+    findings = validate.validate_record(compiled.model, data)
+    assert [(f.path, f.code) for f in findings] == [(path, "constraint_failed")]
