@@ -17,6 +17,7 @@ from forms.model import FormModel
 from scoring.spec import Condition, Indicator, Spec, check_spec
 
 _DIGITS = 6
+_MAX_PLANS = 32
 
 
 class _Accessor:
@@ -206,6 +207,8 @@ def plan_for(spec: Spec, model: FormModel, check: bool = True) -> _Plan:
     if check:
         check_spec(spec, model)
     plan = _Plan(spec, model)
+    if len(spec._plans) >= _MAX_PLANS:  # models rebuilt per request must not pile up
+        spec._plans.pop(next(iter(spec._plans)))
     spec._plans[key] = plan
     return plan
 
