@@ -88,6 +88,8 @@ def _field(moment, code: str, clock_ok: bool) -> str:
         return str(moment.day)
     if code == "a":
         return DAYS[moment.weekday()]
+    if code == "%":
+        return "%"
     if code in "HhMS3":
         if not clock_ok:
             return "00" if code in "HMS" else ("000" if code == "3" else "0")

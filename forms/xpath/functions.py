@@ -172,7 +172,8 @@ def f_join(ctx, sep, *args):
 
 
 def f_coalesce(ctx, a, b):
-    return a if to_str(a) != "" else b
+    first = to_str(a)
+    return first if first != "" else b
 
 
 def f_substr(ctx, text, start, *end):
@@ -270,10 +271,11 @@ def f_int(ctx, value):
 
 
 def f_pow(ctx, base, exponent):
+    b, e = to_num(base), to_num(exponent)
     try:
-        result = math.pow(to_num(base), to_num(exponent))
+        result = math.pow(b, e)
     except (ValueError, ZeroDivisionError):
-        return NAN
+        return math.inf if b == 0 and e < 0 else NAN
     except OverflowError:
         return math.inf
     return result
