@@ -263,7 +263,9 @@ class _Run:
             self.section(f, kid, shown, relevant, silent)
 
     def repeat_count(self, f, parent, kids, here):
-        probe = Node(parent, f.name, {}, f.path, 1, parent.schema)
+        probe = Node(parent, f.name, {}, f.path, len(kids) + 1, parent.schema)
+        if not self.holds(f, "relevant", probe, True):
+            return
         expr = self.fx.expr(f.path, "repeat_count")
         try:
             wanted = to_num(expr.evaluate(probe, self.env))
