@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,6 +112,13 @@ def push(db_path: str | Path, *, session=None,
             store.note_problems(partial.get("problems", []))
             store.log_sync("push", {**partial, "error": exc.code})
             raise
+        except sqlite3.Error as exc:  # disk full, I/O error: nothing more was marked sent
+            raise SyncError(
+                "device_store_failed",
+                f"The device store could not record the server's answers ({exc}); the "
+                "records it could not mark stay queued. Free space and push again: the "
+                "server answers 'duplicate' for what it already holds.",
+                {"db": str(db_path)}) from None
         store.note_problems(summary["problems"])
         summary["queued"] = store.count_queued()
         store.log_sync("push", summary)

@@ -5,12 +5,13 @@
     proxy.enabled = False                     # now a plain pipe
     proxy.stop()
 
-Each accepted connection gets its own ``random.Random`` seeded from the proxy's
-seed and the connection's number, which decides whether and where it is cut:
-with probability ``cut_rate`` the connection is reset (RST) after a random
-number of bytes (0..``max_offset``) in one direction, client->server ("up": the
+Where each accepted connection is cut is drawn from ``random.Random`` seeded
+with the proxy's seed, the connection's number and the direction: in every
+window of ``max_offset`` bytes flowing one way, with probability ``cut_rate``,
+the connection is reset (RST) at a random offset, client->server ("up": the
 server never sees the whole request) or server->client ("down": the server may
-have committed, the answer is lost). ``delay`` adds up to that many seconds
+have committed, the answer is lost). Keep-alive connections carrying many
+requests are therefore cut too. ``delay`` adds up to that many seconds
 before each forwarded chunk. Everything is bounded: sockets time out after
 ``idle_timeout``, ``stop`` closes every socket and joins every thread.
 
@@ -125,11 +126,23 @@ class FaultProxy:
             self.stats.add(connections=1)
             self._spawn(self._serve, client, number)
 
-    def _plan(self, number: int) -> tuple[str | None, int, random.Random]:
-        rng = random.Random(f"{self.seed}:{number}")
-        if self.enabled and self.cut_rate and rng.random() < self.cut_rate:
-            return rng.choice(self.directions), rng.randint(0, self.max_offset), rng
-        return None, 0, rng
+    def cut_points(self, number: int, direction: str):
+        """The byte offsets at which connection ``number`` is cut in ``direction``.
+
+        The stream is cut into windows of ``max_offset`` bytes; each window holds
+        a cut, at a uniform offset, with probability ``cut_rate``. Only the first
+        cut matters (the connection dies), so this yields at most one offset.
+        Deterministic: a function of the seed, the connection number and direction.
+        """
+        if not (self.enabled and self.cut_rate) or direction not in self.directions:
+            return None
+        rng = random.Random(f"{self.seed}:{number}:{direction}")
+        start = 0
+        for _ in range(100_000):  # bounded: a window of nothing is 100k windows away
+            if rng.random() < self.cut_rate:
+                return start + rng.randint(0, self.max_offset)
+            start += self.max_offset
+        return None
 
     def _serve(self, client: socket.socket, number: int) -> None:
         self._track(client)
@@ -140,14 +153,13 @@ class FaultProxy:
             self._forget(client)
             return
         self._track(upstream)
-        direction, offset, rng = self._plan(number)
         delay = self.delay if self.enabled else 0.0
         conn = _Connection()
-        down_rng = random.Random(rng.random())
         self._spawn(self._pump, conn, upstream, client, "down",
-                    offset if direction == "down" else None, delay, down_rng)
-        self._pump(conn, client, upstream, "up", offset if direction == "up" else None,
-                   delay, rng)
+                    self.cut_points(number, "down"), delay,
+                    random.Random(f"{self.seed}:{number}:delay-down"))
+        self._pump(conn, client, upstream, "up", self.cut_points(number, "up"), delay,
+                   random.Random(f"{self.seed}:{number}:delay-up"))
 
     def _pump(self, conn, src, dst, direction, cut_at, delay, rng) -> None:
         sent, idle = 0, 0.0

@@ -16,12 +16,15 @@ PAYLOAD = bytes(range(256)) * 64  # 16 KiB
 class _Echo(socketserver.BaseRequestHandler):
     def handle(self):
         got = b""
-        while len(got) < len(PAYLOAD):
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            got += chunk
-        self.request.sendall(got)
+        try:
+            while len(got) < len(PAYLOAD):
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                got += chunk
+            self.request.sendall(got)
+        except ConnectionError:  # the proxy cut this connection, as asked
+            return
 
 
 @pytest.fixture
@@ -70,9 +73,18 @@ def test_proxy_switched_off_is_a_plain_pipe(echo_port):
         assert roundtrip(proxy.port) == PAYLOAD
 
 
-def test_proxy_plan_is_deterministic_for_a_seed():
-    a, b = FaultProxy(1, seed=42, cut_rate=0.5), FaultProxy(1, seed=42, cut_rate=0.5)
-    plans_a = [a._plan(n)[:2] for n in range(1, 50)]
-    assert plans_a == [b._plan(n)[:2] for n in range(1, 50)]
-    assert {d for d, _ in plans_a} == {None, "up", "down"}
-    assert plans_a != [FaultProxy(1, seed=43, cut_rate=0.5)._plan(n)[:2] for n in range(1, 50)]
+def test_proxy_cut_points_are_deterministic_for_a_seed():
+    def plan(seed):
+        proxy = FaultProxy(1, seed=seed, cut_rate=0.5, max_offset=1000)
+        return [(proxy.cut_points(n, "up"), proxy.cut_points(n, "down")) for n in range(40)]
+
+    assert plan(42) == plan(42)
+    assert plan(42) != plan(43)
+    offsets = [o for pair in plan(42) for o in pair]
+    assert all(o is not None for o in offsets)
+    assert min(offsets) < 1000 < max(offsets)
+
+
+def test_proxy_cuts_only_the_chosen_direction():
+    proxy = FaultProxy(1, seed=1, cut_rate=1.0, directions=("down",))
+    assert proxy.cut_points(1, "up") is None and proxy.cut_points(1, "down") is not None
