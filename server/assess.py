@@ -2,16 +2,21 @@
 
 Called by ingest for every record whose form version is known, and again when
 a quarantined record is released. It only reports (findings, flags, scores);
-it never refuses a record.
+it never refuses a record: a record with errors is stored and flagged
+``invalid`` for the supervisor's queue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlite_utils import Database
 
+import scoring
 from forms.model import FormModel
+from forms.validate import normalize_data, validate_record
+from server.formcache import spec_for
 
 
 @dataclass
@@ -26,5 +31,15 @@ class Assessment:
 
 
 def assess(db: Database, model: FormModel, assessment: Assessment, received_at: str) -> None:
-    """Fill in findings, scores and flags for one record."""
-    del db, model, received_at
+    """Normalise the answers' shape, validate them and score them."""
+    assessment.data = normalize_data(model, assessment.data)
+    now = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
+    findings = validate_record(model, assessment.data, now=now)
+    assessment.findings = [f.to_dict() for f in findings]
+    if any(f.severity == "error" for f in findings):
+        assessment.flags.append("invalid")
+    spec = spec_for(db, model)
+    if spec is not None:
+        result = scoring.score_record(spec, model, assessment.data)
+        assessment.scores = {"scores": result["scores"], "indicators": result["indicators"]}
+        assessment.scoring_version = result["scoring_version"]

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from sqlite_utils import Database
 
+import scoring
 from forms.model import FormModel
 from server.store import forms as forms_q
 
@@ -21,3 +22,12 @@ def model_for(db: Database, form_id: str, version: str) -> FormModel | None:
 def cached_model(md5: str, text: str) -> FormModel:
     del md5  # part of the cache key only
     return FormModel.from_json(text)
+
+
+def spec_for(db: Database, model: FormModel):
+    """The scoring spec a form version is scored with (None if unscored), kept on
+    the cached model so it is looked up once per process."""
+    del db  # specs are installed files for now; kept for a store-backed registry
+    if "_scoring_spec" not in model.__dict__:
+        model.__dict__["_scoring_spec"] = scoring.spec_for_form(model)
+    return model.__dict__["_scoring_spec"]

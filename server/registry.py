@@ -15,6 +15,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+import scoring
+from forms.errors import FormsError
+from forms.expressions import check_form
 from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
 from server import answers
@@ -135,7 +138,22 @@ def form_set_state(db: Database, form_id: str, state: str, actor: str | None = N
 
 
 def _check(compiled: CompiledForm) -> None:
-    """Refuse a form whose expressions or scoring spec cannot work."""
+    """Refuse a form whose expressions or scoring spec cannot work, before storing it.
+
+    Errors name the field and attribute (expressions) or the spec's sheet and row.
+    """
+    problems = check_form(compiled.model)
+    if problems:
+        first = problems[0]
+        raise FormsError(
+            "xlsform_expression_unsupported",
+            f"The form has {len(problems)} expression(s) fieldsync cannot evaluate; the "
+            f"first, in the {first['attribute']} of '{first['path']}': {first['message']}",
+            {"errors": [{"sheet": "survey", "row": None, "name": p["path"],
+                         "attribute": p["attribute"], "message": p["message"]}
+                        for p in problems]},
+        )
+    scoring.spec_for_form(compiled.model)  # raises ScoringError naming sheet and row
 
 
 def _answer(form_id: str, version: str, md5: str, created: bool) -> dict:

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from gunicorn.app.base import BaseApplication
 
 from server import logs
+from server.accounts import token_create, user_add, user_list
 from server.app import create_app
 from server.registry import publish_builtin_rss
 from server.store import open_db
 
 
-def prepare_store(db_path: str) -> dict | None:
-    """Create/migrate the store and publish the RSS form if it is not there yet."""
+def prepare_store(db_path: str) -> tuple[dict | None, str | None]:
+    """Create/migrate the store, publish the RSS form if it is not there yet, and on
+    a store without users create ``admin`` with a first token (returned once)."""
     db = open_db(db_path, migrate=True)
     try:
-        return publish_builtin_rss(db)
+        published = publish_builtin_rss(db)
+        token = None
+        if not user_list(db):
+            user_add(db, "admin", "admin", actor="fieldsync")
+            token = token_create(db, "admin", actor="fieldsync")
+        return published, token
     finally:
         db.close()
 
@@ -33,9 +41,18 @@ def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8000, role: str 
     logs.configure()
     log = logging.getLogger("fieldsync.serve")
     db_path = os.path.abspath(db_path)
-    published = prepare_store(db_path)
+    published, token = prepare_store(db_path)
     if published:
         log.info("published", extra={"fields": published})
+    if token:
+        print(
+            "\nFirst start: created user 'admin'. Its token (shown once, stored hashed):\n"
+            f"  {token}\n"
+            "Create an enumerator for a device with:\n"
+            f"  fieldsync user add NAME --role enumerator --db {db_path}\n"
+            f"  fieldsync token create NAME --db {db_path}\n",
+            file=sys.stderr, flush=True,
+        )
     app = create_app({"DATABASE": db_path, "ROLE": role})
     log.info("serving", extra={"fields": {"host": host, "port": port, "role": role,
                                           "db": db_path, "workers": workers}})

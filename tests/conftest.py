@@ -31,4 +31,4 @@ def live_server(tmp_path):
 @pytest.fixture
 def admin(live_server):
     """A requests session authenticated as an admin of ``live_server``."""
-    return live_server.session(live_server.token_for("admin", "admin"))
+    return live_server.session(live_server.token_for("ama", "admin"))

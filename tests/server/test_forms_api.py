@@ -119,7 +119,7 @@ def test_oversize_upload_is_refused_with_413(tmp_path):
     server = LiveServer(tmp_path / "s.db", env={"FIELDSYNC_MAX_CONTENT_LENGTH": "100000"})
     server.start()
     try:
-        session = server.session(server.token_for("admin", "admin"))
+        session = server.session(server.token_for("ama", "admin"))
         r = publish(session, server.url, b"x" * 200_000, "big.md")
         assert r.status_code == 413
         assert r.json()["error"]["code"] == "payload_too_large"
@@ -145,4 +145,15 @@ def test_form_states_open_closing_closed(live_server, admin):
 def test_publish_is_written_to_the_audit_log(live_server, admin):
     publish(admin, live_server.url, HOUSEHOLD)
     entries = admin.get(f"{live_server.url}/api/v1/audit?action=form.publish").json()["entries"]
-    assert any(e["target"] == "tform@2026112901" and e["actor"] == "admin" for e in entries)
+    assert any(e["target"] == "tform@2026112901" and e["actor"] == "ama" for e in entries)
+
+
+def test_unsupported_function_is_refused_at_publish_naming_the_field(live_server, admin):
+    bad = HOUSEHOLD.replace(b". > 0 and . < 120", b"frobnicate(.) > 0")
+    r = publish(admin, live_server.url, bad)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] in ("xlsform_expression_unsupported", "xlsform_invalid")
+    assert "frobnicate" in err["message"]
+    assert [f["form_id"] for f in admin.get(f"{live_server.url}/api/v1/forms").json()["forms"]
+            ] == ["rss"]

@@ -15,3 +15,16 @@ def test_restart_does_not_publish_rss_twice(live_server, admin):
     live_server.restart()
     rss = admin.get(f"{live_server.url}/api/v1/forms/rss").json()
     assert len(rss["versions"]) == 1
+
+
+def test_first_start_creates_admin_and_prints_its_token_once(live_server):
+    import requests
+
+    log = live_server.log_path.read_text()
+    token = log.split("stored hashed):\n", 1)[1].split()[0]
+    r = requests.get(f"{live_server.url}/api/v1/users",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert [u["name"] for u in r.json()["users"]] == ["admin"]
+    live_server.restart()
+    assert live_server.log_path.read_text().count("First start") == 1
