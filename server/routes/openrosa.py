@@ -23,6 +23,7 @@ bp = Blueprint("openrosa", __name__)
 media_bp = Blueprint("media", __name__, url_prefix="/api/v1")
 AUTHENTICATORS = (authn.digest_user, authn.basic_user, bearer_user)
 XML_TYPE = "text/xml; charset=utf-8"
+DRAIN_MAX = 64 * 1024 * 1024  # read at most this much of a refused body
 
 
 @bp.record_once
@@ -131,5 +132,19 @@ def _render_error(status: int, code: str, message: str, details: dict):
         if code == "auth_required":
             message = ("Sign in: send Digest (or, over TLS only, Basic) credentials of a "
                        "fieldsync account.")
+    if status == 413:
+        _drain_body()
     body = b"" if request.method == "HEAD" else orxml.response(message, nature="error")
     return Response(body, status=status, headers=headers, content_type=XML_TYPE)
+
+
+def _drain_body() -> None:
+    """Read (and drop) the rest of a refused body, up to DRAIN_MAX, so the client
+    gets the 413 instead of a connection reset while it is still sending."""
+    stream = request.environ.get("wsgi.input")
+    left = DRAIN_MAX
+    while stream is not None and left > 0:
+        chunk = stream.read(min(65536, left))
+        if not chunk:
+            break
+        left -= len(chunk)
