@@ -212,6 +212,15 @@ class DeviceStore:
                             {"form_id": form_id, "version": version})
         return FormModel.from_json(row[0])
 
+    def form_xform(self, form_id: str, version: str) -> str:
+        row = self.db.execute("SELECT xform FROM forms_cache WHERE form_id = ? AND "
+                              "version = ?", [form_id, version]).fetchone()
+        if row is None:
+            raise SyncError("form_not_cached", f"Form '{form_id}' version '{version}' is not "
+                            "on this device: run `fieldsync device pull` while connected.",
+                            {"form_id": form_id, "version": version})
+        return row[0]
+
     # -- drafts ----------------------------------------------------------------
 
     def save_draft(self, form_id: str, form_version: str, data: dict,
