@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import click
 
+from forms.check import check_files
 from server import registry
 from server.cli.common import db_option, store
 
@@ -46,3 +49,25 @@ def forms_state(form_id, state, db_path):
     """Set a form open, closing (still accepts records) or closed."""
     registry.form_set_state(store(db_path), form_id, state, actor="cli")
     click.echo(f"{form_id} {state}")
+
+
+@forms.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("submissions", nargs=-1,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+def forms_check(file, submissions, db_path):
+    """Check a form; with submissions (.xml or .json), print findings as JSON lines.
+
+    Exits 1 when the form is refused or any submission has an error-level finding.
+    """
+    del db_path  # checking needs no store; the option is kept for uniformity
+    errors = count = 0
+    for finding in check_files(file, submissions):
+        count += 1
+        errors += finding.get("severity") == "error"
+        click.echo(json.dumps(finding, ensure_ascii=False))
+    click.echo(f"{file.name}: form OK; {len(submissions)} submission(s), {count} finding(s), "
+               f"{errors} error(s)", err=True)
+    if errors:
+        sys.exit(1)

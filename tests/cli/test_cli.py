@@ -93,3 +93,20 @@ def test_every_command_has_help():
         if not hasattr(cmd, "commands"):
             names = {p.name for p in cmd.params}
             assert "db_path" in names, f"fieldsync {' '.join(path)} lacks --db"
+
+
+def test_forms_check_prints_findings_as_json_lines_and_exits_1_on_errors(tmp_path):
+    import json
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"case_id": "C1", "econ": {"working": "yes", "age": "30"}}))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"econ": {"working": "maybe", "age": "300"}}))
+    ok = fieldsync("forms", "check", str(FIXTURES / "household.md"), str(good))
+    assert ok.returncode == 0 and ok.stdout == ""
+    out = fieldsync("forms", "check", str(FIXTURES / "household.md"), str(bad))
+    assert out.returncode == 1
+    findings = [json.loads(line) for line in out.stdout.splitlines()]
+    codes = {f["code"] for f in findings}
+    assert {"required_missing", "choice_unknown", "constraint_failed"} <= codes
+    assert all(f["file"].endswith("bad.json") for f in findings)
