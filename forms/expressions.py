@@ -109,6 +109,8 @@ class FormExpressions:
         bare name unique in the form; never across a repeat, which needs a list."""
         fields = self.model.fields
         full = f"{prefix}/{key}" if prefix else key
+        if "/" not in key and full in fields:
+            return full
         if full not in fields:
             if "/" in key:
                 return None

@@ -88,6 +88,8 @@ def _merge(fx: FormExpressions, prefix: str, src: dict, out: dict) -> None:
 
 
 def _shape(fx: FormExpressions, f, value, existing):
+    if type(value) is str and not f.is_container:
+        return value
     if f.kind == "repeat":
         items = [value] if isinstance(value, dict) else value
         if not isinstance(items, list):
@@ -233,21 +235,20 @@ class _Run:
                              f"'{_join(shown, key)}' is not a field of this form version.",
                              "warning")
         for f in self.fx.children.get(path, ()):
-            kids = node.children(f.name)
-            here = _join(shown, f.name)
+            here = f"{shown}/{f.name}" if shown else f.name
             raw = value.get(f.name)
             if f.kind == "repeat":
-                self.repeat(f, node, kids, here, raw, relevant, silent)
+                self.repeat(f, node, node.children(f.name), here, raw, relevant, silent)
             elif f.is_container:
                 if raw is not None and not isinstance(raw, dict):
                     self.add(here, "type_invalid", f"'{here}' is a group: expected an object.")
                     continue
-                self.section(f, kids[0], here, relevant, silent)
-            elif isinstance(raw, (dict, list)):
+                self.section(f, node.children(f.name)[0], here, relevant, silent)
+            elif type(raw) is str or raw is None:
+                self.leaf(f, node, raw or "", here, relevant, silent)
+            else:
                 self.add(here, "type_invalid",
                          f"'{here}' takes one value, not a {type(raw).__name__}.")
-            else:
-                self.leaf(f, kids[0], here, relevant, silent)
 
     def repeat(self, f, parent, kids, here, raw, relevant, silent):
         if raw is not None and not isinstance(raw, list):
@@ -286,20 +287,28 @@ class _Run:
             silent = True
         self.container(node, f.path, shown, own, silent)
 
-    def leaf(self, f, node, shown, relevant, silent):
-        rel = relevant and self.holds(f, "relevant", node, True)
-        text = node.text()
-        if f.calculate:
-            raw = node.value if isinstance(node.value, str) else None
-            self.calcs.append((f, node, shown, rel, raw if f.name in node.parent.value else None))
+    def leaf(self, f, parent, text, shown, relevant, silent):
+        """One value; ``parent`` is its container node, the leaf's node is made on need."""
+        binds = self.fx.binds.get(f.path)
+        node = None
+        rel = relevant
+        if binds:
+            node = parent.children(f.name)[0]
+            if rel and "relevant" in binds:
+                rel = self.holds(f, "relevant", node, True)
+            if "calculate" in binds:
+                device = text if f.name in parent.value else None
+                self.calcs.append((f, node, shown, rel, device))
         if not rel:
             if text != "" and f.kind == "question" and not silent:
                 self.add(shown, "answered_not_relevant",
-                         f"'{shown}' is answered but not relevant ({_show(f.relevant or 'its group')}).",
-                         "warning")
+                         f"'{shown}' is answered but not relevant "
+                         f"({_show(f.relevant or 'its group')}).", "warning")
             return
         if text == "":
-            if f.kind == "question" and f.required and self.holds(f, "required", node, False):
+            if f.kind == "question" and f.required and (
+                f.required.strip() == "true()" or self.holds(f, "required", node, False)
+            ):
                 self.add(shown, "required_missing", f"'{shown}' is required but empty.")
             return
         if f.kind == "meta":
