@@ -28,14 +28,6 @@ _DATETIME = re.compile(
 _TIME = re.compile(r"\s*(\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d(?::?\d\d)?)?\s*$")
 
 
-def is_nodeset(value) -> bool:
-    return type(value) is list
-
-
-def node_text(node) -> str:
-    return node.text()
-
-
 def to_str(value) -> str:
     kind = type(value)
     if kind is str:
