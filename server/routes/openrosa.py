@@ -60,8 +60,8 @@ def xform(form_id, version):
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def manifest(form_id, version):
     files = [
-        {**item, "download_url": url_for("openrosa.media_file", form_id=form_id,
-                                         version=version, name=item["name"], _external=True)}
+        {**item, "download_url": _external("openrosa.media_file", form_id=form_id,
+                                           version=version, name=item["name"])}
         for item in media.media_list(g.db, form_id, version)
     ]
     return Response(orxml.manifest(files), content_type=XML_TYPE)
@@ -78,8 +78,7 @@ def media_file(form_id, version, name):
 @bp.route("/submission", methods=["HEAD"])
 @requires("submissions.create", authenticators=AUTHENTICATORS)
 def submission_head():
-    return Response(status=204, headers={"Location": url_for("openrosa.submission_head",
-                                                             _external=True)})
+    return Response(status=204, headers={"Location": _external("openrosa.submission_head")})
 
 
 @bp.post("/submission")
@@ -118,7 +117,17 @@ bp.register_blueprint(media_bp)
 
 
 def _version_url(kind: str, form_id: str, version: str) -> str:
-    return url_for(f"openrosa.{kind}", form_id=form_id, version=version, _external=True)
+    return _external(f"openrosa.{kind}", form_id=form_id, version=version)
+
+
+def _external(endpoint: str, **values) -> str:
+    """An absolute URL as the device sees the server: behind a TLS proxy that sets
+    X-Forwarded-Proto, the scheme is the proxy's (the answer only goes back to
+    the client that sent the header, so it cannot mislead anyone else)."""
+    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
+    if scheme in ("http", "https"):
+        values["_scheme"] = scheme
+    return url_for(endpoint, _external=True, **values)
 
 
 def _max_body() -> int:

@@ -132,3 +132,9 @@ def test_digest_auth_reaches_every_openrosa_get(live_server, collect, admin, vis
                 f"{live_server.url}/forms/visits/versions/3/media/logo.png"):
         assert requests.get(url, auth=auth, timeout=10).status_code == 200
         assert requests.get(url, timeout=10).status_code == 401
+
+
+def test_behind_a_tls_proxy_the_urls_say_https(live_server, collect):
+    r = collect.http.get(f"{live_server.url}/formList", timeout=10,
+                         headers={"X-Forwarded-Proto": "https"})
+    assert b"<downloadUrl>https://" in r.content
