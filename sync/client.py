@@ -25,6 +25,8 @@ import requests
 
 from sync.errors import SyncError
 
+__all__ = ["Client", "RetryPolicy", "TransientError", "unreachable"]
+
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds
 TRANSIENT_STATUSES = {408, 413, 429, 500, 502, 503, 504}
 

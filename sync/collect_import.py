@@ -22,6 +22,9 @@ from forms.model import FormModel
 from sync.errors import SyncError
 from sync.protocol import INSTANCE_ID_RE
 
+__all__ = ["CollectItem", "CollectProblem", "read_collect_folder", "read_record_folder",
+           "record_folders"]
+
 MAX_XML_BYTES = 16 * 1024 * 1024
 
 

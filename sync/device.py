@@ -20,6 +20,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -30,6 +31,8 @@ from sync.collect_import import CollectProblem, read_collect_folder
 from sync.device_store import DeviceStore
 from sync.engine import DEFAULT_BATCH, fetch_xform, list_form_versions, push_records
 from sync.errors import SyncError
+
+__all__ = ["default_db", "default_dir", "import_collect", "init", "pull", "push", "status"]
 
 DEFAULT_DB = "fieldsync-device.db"
 DEFAULT_DIR = "fieldsync-device"
@@ -61,8 +64,7 @@ def init(db_path: str | Path, server: str, token: str,
 
 def pull(db_path: str | Path, *, session=None, sleep: Callable = time.sleep) -> dict:
     """Download every form version not cached yet; returns what was added."""
-    session = session or requests.Session()
-    with DeviceStore.open(db_path) as store:
+    with _session(session) as session, DeviceStore.open(db_path) as store:
         ident = store.identity()
         url, token = ident["server_url"], ident["token"]
         added, problems = [], []
@@ -96,8 +98,7 @@ def push(db_path: str | Path, *, session=None,
          batch_size: int = DEFAULT_BATCH, sleep: Callable = time.sleep,
          rng: random.Random | None = None, attempts: int = 8) -> dict:
     """Send every queued record; returns the summary (counts by server status)."""
-    session = session or requests.Session()
-    with DeviceStore.open(db_path) as store:
+    with _session(session) as session, DeviceStore.open(db_path) as store:
         ident = store.identity()
         if on_start:
             on_start(store.count_queued())
@@ -123,6 +124,16 @@ def push(db_path: str | Path, *, session=None,
         summary["queued"] = store.count_queued()
         store.log_sync("push", summary)
         return summary
+
+
+@contextmanager
+def _session(given):
+    """The caller's session, or a new requests.Session closed afterwards."""
+    if given is not None:
+        yield given
+        return
+    with requests.Session() as own:
+        yield own
 
 
 def status(db_path: str | Path) -> dict:

@@ -28,6 +28,8 @@ from forms.model import FormModel
 from sync.errors import SyncError
 from sync.protocol import canonical_json, content_hash
 
+__all__ = ["DeviceStore", "migrations", "new_instance_id"]
+
 BUSY_TIMEOUT_MS = 10_000
 QUEUED, SENT = "queued", "sent"
 

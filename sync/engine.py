@@ -30,6 +30,9 @@ from sync.client import DEFAULT_TIMEOUT, Client, RetryPolicy, TransientError, un
 from sync.errors import SyncError
 from sync.protocol import MAX_BATCH, STATUSES
 
+__all__ = ["PushSummary", "Pusher", "fetch_xform", "iter_changes", "list_form_versions",
+           "push_records"]
+
 DEFAULT_BATCH = 50
 
 

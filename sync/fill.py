@@ -22,6 +22,8 @@ from forms.validate import evaluate_calculates, validate_record
 from sync.device_store import DeviceStore, new_instance_id
 from sync.errors import SyncError
 
+__all__ = ["fill"]
+
 REJECTING = {"type_invalid", "choice_unknown", "constraint_failed", "required_missing"}
 YES = {"y", "yes", "o", "oui"}
 Ask = Callable[..., str]
