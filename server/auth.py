@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submissions.review": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
+    "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

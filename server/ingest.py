@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from forms.model import FormModel
-from server import answers
+from server import answers, hq
 from server.assess import Assessment, assess
 from server.formcache import model_for
 from server.store import forms as forms_q
@@ -66,6 +66,8 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
     same = next((row for row in earlier if row["content_hash"] == chash), None)
     if same is not None:
         _link_attachments(db, same["id"], rec)
+        if ctx.door == "forward":  # issue 8: an office's rescoring/review reaches HQ
+            same = hq.apply_forwarded_state(db, same, rec)
         return _result(db, same, "duplicate")
 
     model = _model(db, models, rec["form_id"], rec["form_version"])
@@ -106,6 +108,8 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
         status = "flagged"
     row["data_json"] = canonical_json(row["data"])
     row["id"], row["seq"] = subs_q.insert(db, row)
+    if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
+        row.update(hq.apply_forwarded_state(db, row, rec))
     _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])

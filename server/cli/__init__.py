@@ -22,8 +22,9 @@ def cli():
 
 def _register() -> None:
     from server.cli import accounts, device, forms, serve
+    from server.cli import worker  # issue 8: upstream, outbox, worker
 
-    for module in (accounts, device, forms, serve):
+    for module in (accounts, device, forms, serve, worker):
         module.register(cli)
 
 

@@ -183,3 +183,183 @@ def m0004_openrosa(db: Database) -> None:
             FOREIGN KEY (form_id, version) REFERENCES form_versions(form_id, version)
         )"""
     )
+
+
+@migrations(name="0005_outbox")
+def m0005_outbox(db: Database) -> None:
+    # Forwarding to HQ (issue 8). The outbox is the changes feed itself: every
+    # write already takes a seq in its own transaction, so "queued in the same
+    # transaction as the ingest" holds by construction. ``upstream.cursor`` is
+    # the highest seq below which every change has been settled (acknowledged
+    # by HQ or dead-lettered); ``outbox_dead`` holds the records HQ refused.
+    db.execute(
+        """CREATE TABLE upstream (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            url TEXT NOT NULL,
+            token TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            cursor INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_attempt_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            last_run_by TEXT,
+            forwarded INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE outbox_dead (
+            submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+            instance_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('refused','attachment')),
+            reason TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('dead','retry')),
+            attempts INTEGER NOT NULL DEFAULT 1,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL
+        )"""
+    )
+
+
+@migrations(name="0006_scoring_store")
+def m0006_scoring_store(db: Database) -> None:
+    # Scoring inside the server (issue 6): published scoring specs, every spec
+    # version's scores of each record, and the background rescoring jobs.
+    db.execute(
+        """CREATE TABLE scoring_specs (
+            id INTEGER PRIMARY KEY,
+            version TEXT NOT NULL UNIQUE,
+            form_id TEXT NOT NULL,
+            document TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            published_by TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX scoring_specs_form ON scoring_specs(form_id, id)")
+    db.execute(
+        """CREATE TABLE submission_scores (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            scoring_version TEXT NOT NULL,
+            scores TEXT,
+            indicators TEXT NOT NULL DEFAULT '{}',
+            scored_at TEXT NOT NULL,
+            PRIMARY KEY (submission_id, scoring_version)
+        ) WITHOUT ROWID"""
+    )
+    # Scores computed at ingest before this migration become their version's history.
+    db.execute(
+        """INSERT INTO submission_scores
+               (submission_id, scoring_version, scores, indicators, scored_at)
+           SELECT id, scoring_version, json_extract(scores, '$.scores'),
+                  coalesce(json_extract(scores, '$.indicators'), '{}'), received_at
+           FROM submissions WHERE scoring_version IS NOT NULL AND scores IS NOT NULL"""
+    )
+    db.execute(
+        """CREATE TABLE rescore_jobs (
+            id INTEGER PRIMARY KEY,
+            form_id TEXT NOT NULL,
+            scoring_version TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending','running','done','failed')),
+            cursor INTEGER NOT NULL DEFAULT 0,
+            until_id INTEGER NOT NULL,
+            total INTEGER NOT NULL DEFAULT 0,
+            processed INTEGER NOT NULL DEFAULT 0,
+            rescored INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            started_at TEXT,
+            updated_at TEXT,
+            finished_at TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX rescore_jobs_state ON rescore_jobs(state, id)")
+
+
+@migrations(name="0007_duplicates_reviews")
+def m0007_duplicates_reviews(db: Database) -> None:
+    # Probable duplicates and the supervisor's review (issue 7). One row per
+    # stored record with its normalised respondent key, day, device, enumerator
+    # and answer signature; indexed so detection at ingest only does lookups.
+    db.execute(
+        """CREATE TABLE respondent_keys (
+            submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+            form_id TEXT NOT NULL,
+            logical_id TEXT NOT NULL,
+            key_norm TEXT,
+            person_norm TEXT,
+            round_norm TEXT,
+            day INTEGER,
+            device_id TEXT,
+            enumerator TEXT,
+            layout INTEGER NOT NULL,
+            sig BLOB NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX respondent_keys_person ON respondent_keys(form_id, person_norm)")
+    db.execute("CREATE INDEX respondent_keys_device ON respondent_keys(form_id, device_id, day)"
+               " WHERE device_id IS NOT NULL")
+    db.execute("CREATE INDEX respondent_keys_enumerator ON respondent_keys"
+               "(form_id, enumerator, day) WHERE enumerator IS NOT NULL")
+    # Deletion neighbourhood of each (form, round, person key), hashed: finds keys
+    # one typo apart with a few lookups.
+    db.execute(
+        """CREATE TABLE respondent_key_variants (
+            h INTEGER NOT NULL,
+            submission_id INTEGER NOT NULL,
+            PRIMARY KEY (h, submission_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE duplicate_matches (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            other_id INTEGER NOT NULL REFERENCES submissions(id),
+            form_id TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            similarity REAL,
+            detected_at TEXT NOT NULL,
+            resolution TEXT CHECK (resolution IN ('keep_both','mark_duplicate','merge')),
+            resolved_by TEXT,
+            resolved_at TEXT,
+            duplicate_id INTEGER REFERENCES submissions(id),
+            merged_id INTEGER REFERENCES submissions(id),
+            comment TEXT,
+            UNIQUE (submission_id, other_id)
+        )"""
+    )
+    db.execute("CREATE INDEX duplicate_matches_other ON duplicate_matches(other_id)")
+    db.execute("CREATE INDEX duplicate_matches_open ON duplicate_matches(form_id, id) "
+               "WHERE resolution IS NULL")
+    db.execute(
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            action TEXT NOT NULL,
+            state TEXT NOT NULL,
+            previous_state TEXT,
+            comment TEXT,
+            actor TEXT,
+            at TEXT NOT NULL,
+            match_id INTEGER REFERENCES duplicate_matches(id),
+            duplicate_of INTEGER REFERENCES submissions(id)
+        )"""
+    )
+    db.execute("CREATE INDEX reviews_submission ON reviews(submission_id, id)")
+    db.execute(
+        """CREATE TABLE duplicate_rules (
+            form_id TEXT PRIMARY KEY,
+            rules TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT
+        )"""
+    )
+    # The supervisor's "flagged" queue without scanning every row.
+    db.execute("CREATE INDEX submissions_flag_invalid ON submissions(form_id, id) "
+               "WHERE instr(flags, '\"invalid\"') > 0")
