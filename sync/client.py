@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ class Client:
             resp = self.session.request(method, self.base_url + path, params=params,
                                         data=data, headers=all_headers, timeout=self.timeout)
         except requests.exceptions.RequestException as exc:
-            raise TransientError(f"{method} {path}: {exc.__class__.__name__}: {exc}") from None
+            raise TransientError(f"{method} {path}: {_short(exc)}") from None
         if resp.status_code in TRANSIENT_STATUSES:
             raise TransientError(f"{method} {path}: HTTP {resp.status_code}", resp.status_code)
         if resp.status_code >= 400:
@@ -143,6 +144,12 @@ def unreachable(base_url: str, exc: Exception) -> SyncError:
                      f"The server at {base_url} could not be reached or kept failing "
                      f"({exc}); nothing unacknowledged was marked sent: try again later.",
                      {"server": base_url, "last_error": str(exc)})
+
+
+def _short(exc: Exception) -> str:
+    """'ConnectionError: [Errno 111] Connection refused' rather than urllib3's whole chain."""
+    found = re.search(r"\[Errno [^\]]+\][^'\")]*", str(exc))
+    return f"{exc.__class__.__name__}: {found.group(0).strip() if found else exc}"
 
 
 def _refusal(method: str, path: str, resp) -> SyncError:

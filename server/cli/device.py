@@ -86,15 +86,17 @@ def device_fill(form_id, version, lang, db_path):
 @device.command("push")
 @click.option("--batch-size", default=api.DEFAULT_BATCH, show_default=True, type=int,
               help="Records per request (halves on failures, grows back).")
+@click.option("--attempts", default=8, show_default=True, type=int,
+              help="Consecutive failures before giving up (backoff with jitter between).")
 @device_db_option
-def device_push(batch_size, db_path):
+def device_push(batch_size, attempts, db_path):
     """Send the outbox; a record is marked sent only once the server answered for it."""
     from rich.progress import Progress
 
     with Progress(transient=True, console=_stderr_console()) as progress:
         task = progress.add_task("pushing", total=0)
         summary = api.push(
-            db_path, batch_size=batch_size,
+            db_path, batch_size=batch_size, attempts=attempts,
             on_start=lambda total: progress.update(task, total=total),
             on_progress=lambda n: progress.advance(task, n))
     counts = ", ".join(f"{s} {n}" for s, n in sorted(summary["by_status"].items()))
