@@ -114,7 +114,7 @@ class FormModel:
         return {c.name for c in self.choices.get(list_name, [])}
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return json.dumps(asdict(self), ensure_ascii=False)  # keeps document order
 
     @classmethod
     def from_json(cls, text: str) -> FormModel:

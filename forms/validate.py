@@ -116,10 +116,17 @@ def _shape(fx: FormExpressions, f, value, existing):
     return value
 
 
-def validate_record(model: FormModel, data: dict, *, now: datetime | None = None) -> list[Finding]:
-    """Check ``data`` against the form; ``now`` is the received time (see record_clock)."""
+def validate_record(model: FormModel, data: dict, *, now: datetime | None = None,
+                    normalized: bool = False) -> list[Finding]:
+    """Check ``data`` against the form; ``now`` is the received time (see record_clock).
+
+    Pass ``normalized=True`` when ``data`` already went through ``normalize_data``
+    (as ingest does) to skip doing it twice.
+    """
     fx = form_expressions(model)
-    data = normalize_data(model, _require_dict(data))
+    data = _require_dict(data)
+    if not normalized:
+        data = normalize_data(model, data)
     clock, from_record = record_clock(model, data, now)
     root, env = fx.new_env(data, clock)
     run = _Run(fx, env)

@@ -34,7 +34,7 @@ def assess(db: Database, model: FormModel, assessment: Assessment, received_at: 
     """Normalise the answers' shape, validate them and score them."""
     assessment.data = normalize_data(model, assessment.data)
     now = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
-    findings = validate_record(model, assessment.data, now=now)
+    findings = validate_record(model, assessment.data, now=now, normalized=True)
     assessment.findings = [f.to_dict() for f in findings]
     if any(f.severity == "error" for f in findings):
         assessment.flags.append("invalid")

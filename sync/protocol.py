@@ -75,6 +75,9 @@ class ResultSchema(Schema):
     flags = fields.List(fields.String(), load_default=list)
 
 
+_RECORD = RecordSchema()  # schemas are costly to build and safe to reuse
+
+
 def load_batch(payload) -> tuple[dict, list[dict]]:
     """Validate a push body; return the batch and its records, or raise SyncError.
 
@@ -96,7 +99,7 @@ def load_batch(payload) -> tuple[dict, list[dict]]:
     records, problems = [], {}
     for i, raw in enumerate(batch["submissions"]):
         try:
-            records.append(RecordSchema().load(raw))
+            records.append(_RECORD.load(raw))
         except ValidationError as exc:
             problems[str(i)] = exc.messages
     if problems:

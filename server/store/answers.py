@@ -75,33 +75,41 @@ def _plan(model: FormModel):
             cols = ["submission_id", "_index", "_parent_index"] + [f.path for f in fields_]
         sql = (f"INSERT OR REPLACE INTO {q(table)} ({', '.join(q(c) for c in cols)}) "
                f"VALUES ({', '.join('?' * len(cols))})")
-        plan.append((repeat, table, sql, fields_))
+        strip = len(repeat) + 1 if repeat else 0
+        getters = [(tuple(f.path[strip:].split("/")), _CASTS.get(f.type)) for f in fields_]
+        plan.append((repeat, table, sql, getters))
     model.__dict__["_answers_plan"] = plan
     return plan
 
 
 def project(db: Database, model: FormModel, submission_id: int, data: dict) -> None:
     """Write one submission's answers into the flat tables (replacing earlier ones)."""
-    for repeat, table, sql, fields_ in _plan(model):
+    conn = db.conn
+    for repeat, table, sql, getters in _plan(model):
         if repeat is None:
-            db.execute(sql, [submission_id] + [_typed(f, _get(data, f.path)) for f in fields_])
+            conn.execute(sql, [submission_id] + _values(data, getters))
             continue
-        db.execute(f"DELETE FROM {q(table)} WHERE submission_id = ?", [submission_id])
+        conn.execute(f"DELETE FROM {q(table)} WHERE submission_id = ?", [submission_id])
         for index, parent_index, item in _instances(data, repeat):
-            prefix_len = len(repeat) + 1
-            db.execute(sql, [submission_id, index, parent_index] + [
-                _typed(f, _get(item, f.path[prefix_len:])) for f in fields_
-            ])
+            conn.execute(sql, [submission_id, index, parent_index] + _values(item, getters))
 
 
-def _get(node, path: str):
-    for part in path.split("/"):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    if isinstance(node, (dict, list)):
-        return None
-    return node
+def _values(node: dict, getters) -> list:
+    out = []
+    for parts, cast in getters:
+        value = node
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            out.append(None)
+        elif cast is not None:
+            try:
+                out.append(cast(value))
+            except (TypeError, ValueError):
+                out.append(value)
+        else:
+            out.append(value)
+    return out
 
 
 def _instances(data: dict, repeat: str):
@@ -128,17 +136,4 @@ def _instances(data: dict, repeat: str):
     yield from walk(data, repeat.split("/"), "", None)
 
 
-def _typed(f: Field, value):
-    if value is None or value == "":
-        return None
-    if f.type == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return value
-    if f.type == "decimal":
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return value
-    return value
+_CASTS = {"int": int, "decimal": float}

@@ -9,6 +9,8 @@ opens it (web worker, CLI, background worker).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -32,3 +34,23 @@ def open_db(path: str | Path, *, migrate: bool = False) -> Database:
 
         apply_migrations(db)
     return db
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """One unit of work that writes: ``BEGIN IMMEDIATE`` takes the write lock at
+    the start (waiting up to the busy timeout), so a transaction that reads and
+    then writes never fails half-way because another writer got in first.
+    Inside an open transaction it nests as a savepoint."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    else:
+        db.conn.execute("COMMIT")
