@@ -22,9 +22,9 @@ def cli():
 
 def _register() -> None:
     from server.cli import accounts, device, forms, serve
-    from server.cli import worker  # issue 8: upstream, outbox, worker
+    from server.cli import backup, export, worker  # issue 8
 
-    for module in (accounts, device, forms, serve, worker):
+    for module in (accounts, device, forms, serve, worker, export, backup):
         module.register(cli)
 
 

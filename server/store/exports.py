@@ -1,0 +1,104 @@
+"""The export query: the flat answers table joined with submissions, read as one
+snapshot and iterated with a cursor (never loaded whole).
+
+``open_snapshot`` starts a read transaction and reads the change sequence in
+it; the export's SELECT then runs in the same transaction, so the rows it
+yields are exactly those with ``since < seq <= next``, whatever ingest commits
+meanwhile (WAL: readers see the snapshot they started with). The next pull
+starts after ``next``: no record is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from server.store.answers import main_table, q, repeat_table
+
+# (header, SQL expression over submissions ``s``), before the answer columns.
+BASE_COLUMNS = (
+    ("seq", "s.seq"),
+    ("instance_id", "s.instance_id"),
+    ("logical_id", "s.logical_id"),
+    ("form_version", "s.form_version"),
+    ("state", "s.state"),
+    ("received_at", "s.received_at"),
+    ("office", "json_extract(s.origin, '$.office')"),
+    ("office_received_at", "json_extract(s.origin, '$.received_at')"),
+    ("device_id", "coalesce(json_extract(s.origin, '$.device_id'), s.device_id)"),
+    ("enumerator", "coalesce(json_extract(s.origin, '$.user'), s.submitted_by)"),
+    ("review_state", "s.review_state"),
+    ("flags", "s.flags"),
+    ("scoring_version", "s.scoring_version"),
+    ("score_economic", "json_extract(s.scores, '$.scores.economic')"),
+    ("score_social", "json_extract(s.scores, '$.scores.social')"),
+    ("score_psychosocial", "json_extract(s.scores, '$.scores.psychosocial')"),
+    ("score_composite", "json_extract(s.scores, '$.scores.composite')"),
+)
+FLAGS_INDEX = [h for h, _ in BASE_COLUMNS].index("flags")
+
+
+def open_snapshot(db: Database) -> int:
+    """Begin a read transaction on ``db``; returns the last seq it sees."""
+    db.execute("BEGIN")
+    return db.execute("SELECT value FROM seq_counter WHERE id = 1").fetchone()[0]
+
+
+def close_snapshot(db: Database) -> None:
+    if db.conn.in_transaction:
+        db.execute("COMMIT")
+
+
+def table_columns(db: Database, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info({q(table)})").fetchall()]
+
+
+def has_table(db: Database, table: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      [table]).fetchone() is not None
+
+
+def iter_main(db: Database, form_id: str, answer_columns: list[str], *, since: int,
+              upto: int, where: list[tuple[str, list]], include_all: bool):
+    """Rows of BASE_COLUMNS + ``answer_columns``, ordered by seq (a live cursor)."""
+    table = main_table(form_id)
+    select = [expr for _, expr in BASE_COLUMNS] + [f"a.{q(c)}" for c in answer_columns]
+    join = (f"LEFT JOIN {q(table)} a ON a.submission_id = s.id"
+            if has_table(db, table) else "")
+    sql, params = _where(f"SELECT {', '.join(select)} FROM submissions s {join}",
+                         form_id, since, upto, where, include_all)
+    return db.conn.execute(sql + " ORDER BY s.seq", params)
+
+
+def iter_repeat(db: Database, form_id: str, repeat: str, answer_columns: list[str], *,
+                since: int, upto: int, where: list[tuple[str, list]], include_all: bool):
+    """Rows of (seq, instance_id, _index, _parent_index, answers...) of one repeat."""
+    table = repeat_table(form_id, repeat)
+    main = main_table(form_id)
+    select = ["s.seq", "s.instance_id", "r._index", "r._parent_index"] + [
+        f"r.{q(c)}" for c in answer_columns]
+    join = f"JOIN {q(table)} r ON r.submission_id = s.id"
+    if has_table(db, main):
+        join += f" LEFT JOIN {q(main)} a ON a.submission_id = s.id"
+    sql, params = _where(f"SELECT {', '.join(select)} FROM submissions s {join}",
+                         form_id, since, upto, where, include_all)
+    return db.conn.execute(sql + " ORDER BY s.seq, r.rowid", params)
+
+
+def _where(sql: str, form_id: str, since: int, upto: int, where, include_all: bool):
+    clauses = ["s.form_id = ?", "s.seq > ?", "s.seq <= ?"]
+    params: list = [form_id, since, upto]
+    if not include_all:
+        clauses.append("s.state = 'current'")
+    for clause, values in where:
+        clauses.append(clause)
+        params.extend(values)
+    return f"{sql} WHERE {' AND '.join(clauses)}", params
+
+
+def answer_filter(column: str, op: str) -> str:
+    """A filter clause on an answers column (``a.``) or a submissions column."""
+    if column in ("received_at", "review_state"):
+        return f"s.{column} {op} ?"
+    if column == "office":
+        return f"json_extract(s.origin, '$.office') {op} ?"
+    return f"a.{q(column)} {op} ?"
