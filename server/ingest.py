@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from forms.model import FormModel
-from server import answers, hq
+from server import answers, dedup, hq
 from server.assess import Assessment, assess
 from server.formcache import model_for
 from server.store import forms as forms_q
@@ -26,7 +26,8 @@ from server.store import submissions as subs_q
 from server.store.clock import utcnow
 from sync.protocol import canonical_json, content_hash
 
-DOORS = ("sync", "openrosa", "collect_import", "forward")
+DOORS = ("sync", "openrosa", "collect_import", "forward",
+         "review")  # issue 7: a supervisor's merge of two duplicates
 
 
 @dataclass
@@ -104,10 +105,15 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
         status = "conflict"
     elif rec.get("deprecated_id"):
         status = _apply_edit(db, rec["deprecated_id"], row)
+    # Probable duplicates (issue 7, server/dedup.py): a match adds the flag
+    # "probable_duplicate" here, before the insert; dedup.record below stores
+    # the record's respondent key and its matches once the row has an id.
+    duplicates = dedup.detect(db, model, row)
     if status == "created" and row["flags"]:
         status = "flagged"
     row["data_json"] = canonical_json(row["data"])
     row["id"], row["seq"] = subs_q.insert(db, row)
+    dedup.record(db, row, duplicates)  # issue 7
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
         row.update(hq.apply_forwarded_state(db, row, rec))
     _link_attachments(db, row["id"], rec, model)

@@ -222,3 +222,85 @@ def m0005_outbox(db: Database) -> None:
         )"""
     )
 
+
+@migrations(name="0007_duplicates_reviews")
+def m0007_duplicates_reviews(db: Database) -> None:
+    # Probable duplicates and the supervisor's review (issue 7). One row per
+    # stored record with its normalised respondent key, day, device, enumerator
+    # and answer signature; indexed so detection at ingest only does lookups.
+    db.execute(
+        """CREATE TABLE respondent_keys (
+            submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+            form_id TEXT NOT NULL,
+            logical_id TEXT NOT NULL,
+            key_norm TEXT,
+            person_norm TEXT,
+            round_norm TEXT,
+            day INTEGER,
+            device_id TEXT,
+            enumerator TEXT,
+            layout INTEGER NOT NULL,
+            sig BLOB NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX respondent_keys_person ON respondent_keys(form_id, person_norm)")
+    db.execute("CREATE INDEX respondent_keys_device ON respondent_keys(form_id, device_id, day)"
+               " WHERE device_id IS NOT NULL")
+    db.execute("CREATE INDEX respondent_keys_enumerator ON respondent_keys"
+               "(form_id, enumerator, day) WHERE enumerator IS NOT NULL")
+    # Deletion neighbourhood of each (form, round, person key), hashed: finds keys
+    # one typo apart with a few lookups.
+    db.execute(
+        """CREATE TABLE respondent_key_variants (
+            h INTEGER NOT NULL,
+            submission_id INTEGER NOT NULL,
+            PRIMARY KEY (h, submission_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """CREATE TABLE duplicate_matches (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            other_id INTEGER NOT NULL REFERENCES submissions(id),
+            form_id TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            similarity REAL,
+            detected_at TEXT NOT NULL,
+            resolution TEXT CHECK (resolution IN ('keep_both','mark_duplicate','merge')),
+            resolved_by TEXT,
+            resolved_at TEXT,
+            duplicate_id INTEGER REFERENCES submissions(id),
+            merged_id INTEGER REFERENCES submissions(id),
+            comment TEXT,
+            UNIQUE (submission_id, other_id)
+        )"""
+    )
+    db.execute("CREATE INDEX duplicate_matches_other ON duplicate_matches(other_id)")
+    db.execute("CREATE INDEX duplicate_matches_open ON duplicate_matches(form_id, id) "
+               "WHERE resolution IS NULL")
+    db.execute(
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            action TEXT NOT NULL,
+            state TEXT NOT NULL,
+            previous_state TEXT,
+            comment TEXT,
+            actor TEXT,
+            at TEXT NOT NULL,
+            match_id INTEGER REFERENCES duplicate_matches(id),
+            duplicate_of INTEGER REFERENCES submissions(id)
+        )"""
+    )
+    db.execute("CREATE INDEX reviews_submission ON reviews(submission_id, id)")
+    db.execute(
+        """CREATE TABLE duplicate_rules (
+            form_id TEXT PRIMARY KEY,
+            rules TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT
+        )"""
+    )
+    # The supervisor's "flagged" queue without scanning every row.
+    db.execute("CREATE INDEX submissions_flag_invalid ON submissions(form_id, id) "
+               "WHERE instr(flags, '\"invalid\"') > 0")
