@@ -1,0 +1,26 @@
+"""gunicorn settings for `gunicorn -c deploy/gunicorn.conf.py server.wsgi:app`.
+
+The same values `fieldsync serve` uses. Every setting can be overridden from
+the environment (FIELDSYNC_BIND, FIELDSYNC_WORKERS, FIELDSYNC_THREADS).
+"""
+
+import os
+
+bind = os.environ.get("FIELDSYNC_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("FIELDSYNC_WORKERS", "2"))
+threads = int(os.environ.get("FIELDSYNC_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = 120            # long exports stream; the proxy's read timeout must match
+graceful_timeout = 10
+limit_request_line = 8190
+accesslog = None         # fieldsync logs each request as a JSON line itself
+errorlog = "-"
+loglevel = "warning"
+forwarded_allow_ips = "127.0.0.1"   # trust X-Forwarded-Proto from the local proxy only
+
+
+def on_starting(server):
+    """Migrate the store and publish the built-in form once, before workers fork."""
+    from server.serve import prepare_store
+
+    prepare_store(os.environ.get("FIELDSYNC_DB", "fieldsync.db"))
