@@ -85,7 +85,8 @@ def _coerce(kind: type, name: str, value):
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise ValueError(f"duplicate rule {name} must be a {kind.__name__}, "
+        expected = {bool: "true or false", int: "a whole number", float: "a number"}
+        raise ValueError(f"duplicate rule {name} must be {expected.get(kind, 'text')}, "
                          f"not {value!r}") from None
 
 

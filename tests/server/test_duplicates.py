@@ -1,0 +1,180 @@
+"""Probable duplicates at ingest: each rule, its thresholds, and what is not a duplicate."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from server import duplicates as dup
+from server.dedup import FLAG
+from server.ingest import ingest
+from server.registry import publish_builtin_rss
+from server.review import review_rules
+from tests.scoring.rss_records import BEST, WORST, build
+
+
+@pytest.fixture
+def rss(db):
+    db.version = publish_builtin_rss(db)["version"]
+    return db
+
+
+def push(db, data, device="tablet-1", user="enum1", **extra):
+    rec = {"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+           "form_version": db.version, "data": data, **extra}
+    return ingest(db, [rec], door="sync", device_id=device, user=user)[0]
+
+
+def reasons(db, instance_id):
+    rows = db.execute(
+        "SELECT m.reasons FROM duplicate_matches m JOIN submissions s ON s.id = m.submission_id "
+        "WHERE s.instance_id = ?", [instance_id]).fetchall()
+    import json
+    return sorted(r["rule"] for row in rows for r in json.loads(row[0]))
+
+
+# Pure rules ------------------------------------------------------------------------
+
+def test_key_normalisation_ignores_case_spaces_and_punctuation():
+    assert dup.normalise_key_part(" gin-2024/00017 ") == "GIN202400017"
+    assert dup.normalise_key_part("GIN 2024 00017") == "GIN202400017"
+    assert dup.normalise_key_part("Conakry-é") == "CONAKRYE"
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("GIN202400017", "GIN202400018", True),   # substitution
+    ("GIN202400017", "GIN202400071", True),   # neighbours swapped
+    ("GIN202400017", "GIN20240017", True),    # deletion
+    ("GIN202400017", "GIN2024000017", True),  # insertion
+    ("GIN202400017", "GIN202400017", True),
+    ("GIN202400017", "GIN202400089", False),
+    ("GIN202400017", "GIN202400710", False),
+])
+def test_within_one_edit_accepts_the_usual_typos_only(a, b, expected):
+    assert dup.within_one_edit(a, b) is expected
+    assert dup.within_one_edit(b, a) is expected
+
+
+def test_keys_one_edit_apart_share_a_deletion_variant():
+    for a, b in [("ABC123", "ABC124"), ("ABC123", "ABC213"), ("ABC123", "ABC1234")]:
+        assert dup.deletion_variants(a) & dup.deletion_variants(b)
+
+
+def test_signature_estimate_never_undershoots_the_exact_similarity():
+    a = ["x", "y", None, "z", "w"]
+    b = ["x", "q", "r", None, "w"]
+    probe = dup.SignatureProbe(dup.signature(a))
+    est, both = probe.estimate(dup.signature(b))
+    exact, exact_both = dup.similarity(a, b)
+    assert both == exact_both == 3
+    assert est >= exact == pytest.approx(2 / 3)
+
+
+def test_unknown_rule_names_are_refused():
+    with pytest.raises(ValueError, match="unknown duplicate rule"):
+        dup.Rules.from_dict({"reinterview_dayz": 3})
+
+
+# At ingest -----------------------------------------------------------------------
+
+def test_same_key_typed_differently_is_flagged_and_push_says_flagged(rss):
+    first = push(rss, build(BEST))
+    second = push(rss, build(WORST, case_id="gin 2026/00017", survey_round="6m"),
+                  device="tablet-2", user="enum2")
+    assert first["status"] == "created" and FLAG not in first["flags"]
+    assert second["status"] == "flagged" and FLAG in second["flags"]
+    assert reasons(rss, second["instance_id"]) == ["same_key"]
+
+
+def test_next_round_a_few_weeks_later_is_a_reinterview_too_close(rss):
+    push(rss, build(BEST, survey_round="baseline", interview_date="2026-01-10"))
+    again = push(rss, build(WORST, survey_round="6m", interview_date="2026-02-01"),
+                 device="tablet-2", user="enum2")
+    assert reasons(rss, again["instance_id"]) == ["reinterview_too_close"]
+
+
+def test_follow_up_rounds_months_apart_are_not_duplicates(rss):
+    push(rss, build(BEST, survey_round="baseline", interview_date="2025-09-01"))
+    later = push(rss, build(BEST, survey_round="6m", interview_date="2026-03-02"))
+    assert later["status"] == "created" and FLAG not in later["flags"]
+
+
+def test_near_identical_answers_same_device_under_another_case_id_are_flagged(rss):
+    push(rss, build(BEST, interview_date="2026-03-02"))
+    copy = push(rss, build(BEST, case_id="GIN-2026-99999", interview_date="2026-03-04",
+                           econ_satisfaction="satisfied"))
+    assert reasons(rss, copy["instance_id"]) == ["near_identical"]
+
+
+def test_near_identical_answers_outside_the_window_are_not_flagged(rss):
+    push(rss, build(BEST, interview_date="2026-01-02"))
+    other = push(rss, build(BEST, case_id="GIN-2026-99999", interview_date="2026-03-04"))
+    assert FLAG not in other["flags"]
+
+
+def test_different_people_on_one_device_the_same_day_are_not_flagged(rss):
+    push(rss, build(BEST, case_id="GIN-2026-00001"))
+    other = push(rss, build(WORST, case_id="GIN-2026-00002"))
+    assert FLAG not in other["flags"]
+
+
+def test_case_id_one_keystroke_off_with_similar_answers_is_a_typo(rss):
+    push(rss, build(BEST, interview_date="2026-01-02"))
+    typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
+                device="tablet-9", user="enum9")
+    assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
+
+
+def test_case_id_one_keystroke_off_with_other_answers_is_another_person(rss):
+    push(rss, build(BEST, interview_date="2026-01-02"))
+    neighbour = push(rss, build(WORST, case_id="GIN-2026-00018", interview_date="2026-02-20"),
+                     device="tablet-9", user="enum9")
+    assert FLAG not in neighbour["flags"]
+
+
+def test_duplicates_within_one_push_are_found(rss):
+    recs = [{"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+             "form_version": rss.version, "data": build(BEST)} for _ in range(2)]
+    results = ingest(rss, recs, door="sync", device_id="t", user="u")
+    assert [FLAG in r["flags"] for r in results] == [False, True]
+
+
+def test_an_edit_is_not_a_duplicate_of_the_version_it_replaces(rss):
+    first = push(rss, build(BEST))
+    edit = push(rss, build(BEST, econ_satisfaction="satisfied"),
+                deprecated_id=first["instance_id"])
+    assert edit["status"] == "updated" and FLAG not in edit["flags"]
+
+
+def test_thresholds_are_configurable_per_form(rss):
+    review_rules(rss, "rss", {"reinterview_days": 10}, actor="ama")
+    push(rss, build(BEST, survey_round="baseline", interview_date="2026-01-10"))
+    again = push(rss, build(WORST, survey_round="6m", interview_date="2026-02-01"))
+    assert FLAG not in again["flags"]
+    assert review_rules(rss, "rss")["rules"]["reinterview_days"] == 10
+
+
+def test_detection_can_be_switched_off(rss):
+    review_rules(rss, "rss", {"enabled": "false"})
+    push(rss, build(BEST))
+    assert FLAG not in push(rss, build(BEST))["flags"]
+
+
+def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss):
+    from server.store import duplicates as dup_q
+    sqls = [
+        (dup_q._CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + dup_q._LIVE
+         + "LIMIT ?", ["rss", "X", "l", 5]),
+    ]
+    captured = []
+    rss.conn.set_trace_callback(captured.append)
+    push(rss, build(BEST))
+    push(rss, build(BEST))
+    rss.conn.set_trace_callback(None)
+    sqls += [(s, None) for s in captured
+             if "respondent_key" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(sqls) >= 4
+    for sql, params in sqls:
+        plan = " | ".join(r[3] for r in rss.execute(f"EXPLAIN QUERY PLAN {sql}", params or []))
+        assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
