@@ -58,7 +58,7 @@ class ExportPlan:
     form_id: str
     headers: list[str]
     answer_columns: list[str]
-    splits: list[tuple[int, list[str]]]  # (row index of a select_multiple, its choices)
+    splits: dict[str, list[str]]  # select_multiple path -> its choices
     rows: object = None  # the live cursor
     next: int = 0
     since: int = 0
@@ -86,19 +86,18 @@ def export_plan(db: Database, form_id: str, options: ExportOptions) -> ExportPla
                      if exports_q.has_table(db, main_table(form_id)) else set())
     base = (["seq", "instance_id", "_index", "_parent_index"] if options.repeat
             else [h for h, _ in exports_q.BASE_COLUMNS])
-    headers, splits = list(base), []
-    for i, path in enumerate(answer_columns):
+    headers = list(base)
+    splits = {p: choices[p] for p in answer_columns if p in choices}
+    for path in answer_columns:
         headers.append(path)
-        if path in choices:
-            splits.append((len(base) + i, choices[path]))
-            headers.extend(f"{path}/{c}" for c in choices[path])
+        headers.extend(f"{path}/{c}" for c in splits.get(path, ()))
     plan = ExportPlan(form_id, headers, answer_columns, splits, since=options.since,
                       repeat=options.repeat, where=where)
     plan.next = exports_q.open_snapshot(db)
     if plan.next < options.since:
         plan.next = options.since
     args = dict(since=options.since, upto=plan.next, where=where,
-                include_all=options.include_all)
+                include_all=options.include_all, splits=splits)
     if options.repeat:
         plan.rows = exports_q.iter_repeat(db, form_id, options.repeat, answer_columns, **args)
     else:
@@ -153,22 +152,10 @@ def _filters(options: ExportOptions, columns: set[str]) -> list[tuple[str, list]
     return where
 
 
-def rows(plan: ExportPlan) -> Iterator[list]:
-    """Export rows as lists matching ``plan.headers`` (flags as space-separated names)."""
-    flags_at = None if plan.repeat else exports_q.FLAGS_INDEX
-    splits = plan.splits
-    for raw in plan.rows:
-        row = list(raw)
-        if flags_at is not None:
-            flags = row[flags_at]
-            row[flags_at] = flags[2:-2].replace('","', " ") if flags and flags != "[]" else ""
-        if splits:
-            for at, choices in reversed(splits):
-                value = row[at]
-                picked = set(value.split()) if isinstance(value, str) else None
-                row[at + 1:at + 1] = ([None] * len(choices) if picked is None
-                                      else [1 if c in picked else 0 for c in choices])
-        yield row
+def rows(plan: ExportPlan) -> Iterator[tuple]:
+    """Export rows as tuples matching ``plan.headers`` (all shaping is done in SQL:
+    flags as space-separated names, select_multiple split into 0/1 columns)."""
+    return plan.rows
 
 
 def stream(db: Database, plan: ExportPlan, fmt: str, *, on_rows=None) -> Iterator[bytes]:
@@ -188,14 +175,14 @@ def _csv(plan: ExportPlan, on_rows) -> Iterator[bytes]:
     encode = codecs.getincrementalencoder("utf-8")().encode
     out.writerow(plan.headers)
     n = 0
-    for row in rows(plan):
-        out.writerow(row)
-        n += 1
-        if n % CHUNK_ROWS == 0:
-            yield encode(buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
-            on_rows(n)
+    cursor = rows(plan)
+    while batch := cursor.fetchmany(CHUNK_ROWS):
+        out.writerows(batch)
+        n += len(batch)
+        yield encode(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+        on_rows(n)
     yield encode(buf.getvalue())
     on_rows(n)
 

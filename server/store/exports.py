@@ -27,14 +27,14 @@ BASE_COLUMNS = (
     ("device_id", "coalesce(json_extract(s.origin, '$.device_id'), s.device_id)"),
     ("enumerator", "coalesce(json_extract(s.origin, '$.user'), s.submitted_by)"),
     ("review_state", "s.review_state"),
-    ("flags", "s.flags"),
+    ("flags", "CASE WHEN s.flags = '[]' THEN '' ELSE replace(replace(replace("
+              "s.flags, '\",\"', ' '), '[\"', ''), '\"]', '') END"),
     ("scoring_version", "s.scoring_version"),
     ("score_economic", "json_extract(s.scores, '$.scores.economic')"),
     ("score_social", "json_extract(s.scores, '$.scores.social')"),
     ("score_psychosocial", "json_extract(s.scores, '$.scores.psychosocial')"),
     ("score_composite", "json_extract(s.scores, '$.scores.composite')"),
 )
-FLAGS_INDEX = [h for h, _ in BASE_COLUMNS].index("flags")
 
 
 def open_snapshot(db: Database) -> int:
@@ -58,30 +58,47 @@ def has_table(db: Database, table: str) -> bool:
 
 
 def iter_main(db: Database, form_id: str, answer_columns: list[str], *, since: int,
-              upto: int, where: list[tuple[str, list]], include_all: bool):
-    """Rows of BASE_COLUMNS + ``answer_columns``, ordered by seq (a live cursor)."""
+              upto: int, where: list[tuple[str, list]], include_all: bool,
+              splits: dict[str, list[str]] | None = None):
+    """Rows of BASE_COLUMNS + ``answer_columns`` (each select_multiple in ``splits``
+    followed by one 0/1 column per choice), ordered by seq: a live cursor whose
+    rows are ready to write, with no per-row work left in Python."""
     table = main_table(form_id)
-    select = [expr for _, expr in BASE_COLUMNS] + [f"a.{q(c)}" for c in answer_columns]
+    select, select_params = _answers_select("a", answer_columns, splits or {})
+    select = [expr for _, expr in BASE_COLUMNS] + select
     join = (f"LEFT JOIN {q(table)} a ON a.submission_id = s.id"
             if has_table(db, table) else "")
     sql, params = _where(f"SELECT {', '.join(select)} FROM submissions s {join}",
                          form_id, since, upto, where, include_all)
-    return db.conn.execute(sql + " ORDER BY s.seq", params)
+    return db.conn.execute(sql + " ORDER BY s.seq", select_params + params)
+
+
+def _answers_select(alias: str, columns: list[str], splits: dict[str, list[str]]):
+    select, params = [], []
+    for c in columns:
+        col = f"{alias}.{q(c)}"
+        select.append(col)
+        for choice in splits.get(c, ()):
+            select.append(f"CASE WHEN {col} IS NULL THEN NULL "
+                          f"ELSE instr(' ' || {col} || ' ', ?) > 0 END")
+            params.append(f" {choice} ")
+    return select, params
 
 
 def iter_repeat(db: Database, form_id: str, repeat: str, answer_columns: list[str], *,
-                since: int, upto: int, where: list[tuple[str, list]], include_all: bool):
+                since: int, upto: int, where: list[tuple[str, list]], include_all: bool,
+                splits: dict[str, list[str]] | None = None):
     """Rows of (seq, instance_id, _index, _parent_index, answers...) of one repeat."""
     table = repeat_table(form_id, repeat)
     main = main_table(form_id)
-    select = ["s.seq", "s.instance_id", "r._index", "r._parent_index"] + [
-        f"r.{q(c)}" for c in answer_columns]
+    answers, select_params = _answers_select("r", answer_columns, splits or {})
+    select = ["s.seq", "s.instance_id", "r._index", "r._parent_index"] + answers
     join = f"JOIN {q(table)} r ON r.submission_id = s.id"
     if has_table(db, main):
         join += f" LEFT JOIN {q(main)} a ON a.submission_id = s.id"
     sql, params = _where(f"SELECT {', '.join(select)} FROM submissions s {join}",
                          form_id, since, upto, where, include_all)
-    return db.conn.execute(sql + " ORDER BY s.seq, r.rowid", params)
+    return db.conn.execute(sql + " ORDER BY s.seq, r.rowid", select_params + params)
 
 
 def _where(sql: str, form_id: str, since: int, upto: int, where, include_all: bool):

@@ -1,0 +1,179 @@
+"""Export throughput and memory: `fieldsync export` (server.export) vs a plain baseline.
+
+    .venv/bin/python bench/export.py --records 1000000 --runs 3
+
+Setup (honest and fast): the RSS form is published into a new store; 64
+distinct RSS records are validated and scored once through the real pipeline
+(server.ingest); then N submissions are written through the store layer
+(``server.store.submissions.insert`` + ``server.store.answers.project``) by
+cycling those 64 with fresh instance ids and case ids, in transactions of
+20,000: the same rows and flat answers table ingest would write, without
+re-running validation and scoring a million times.
+
+Each trial runs in its own process and reports rows, seconds and its peak RSS
+(``ru_maxrss``):
+- export:   server.export to CSV (SQL over the flat answers table joined with
+            submissions, scores by json_extract, select_multiple split, streamed)
+- baseline: a plain ``SELECT *`` of a flat table holding the same values,
+            written with the csv module.
+The rate is the median over --runs trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def generate(db_path: Path, n: int) -> None:
+    from server.formcache import model_for
+    from server.ingest import ingest
+    from server.serve import prepare_store
+    from server.store import answers as answers_q
+    from server.store import open_db
+    from server.store import submissions as subs_q
+    from sync.protocol import canonical_json
+    from tests.helpers.forwarding import rss_records, rss_version
+
+    prepare_store(str(db_path))
+    db = open_db(db_path)
+    db.execute("PRAGMA synchronous = OFF")
+    version = rss_version(db)
+    ingest(db, rss_records(64, version, seed=1), door="sync", user="enum", device_id="b",
+           office="bench")
+    templates = subs_q.changes(db, 0, 64)
+    model = model_for(db, "rss", version)
+    rng = random.Random(7)
+    done, step = 64, 20_000
+    while done < n:
+        with db.atomic():
+            for i in range(done, min(n, done + step)):
+                t = templates[i % 64]
+                data = copy.deepcopy(t["data"])
+                data["case_id"] = f"GIN-{i:07d}"
+                iid = f"uuid:{uuid.UUID(int=rng.getrandbits(128))}"
+                row = {**t, "instance_id": iid, "logical_id": iid,
+                       "content_hash": f"{i:064x}", "data_json": canonical_json(data)}
+                sub_id, _ = subs_q.insert(db, row)
+                answers_q.project(db, model, sub_id, data)
+        done = min(n, done + step)
+        print(f"  generated {done}", file=sys.stderr, flush=True)
+    db.close()
+
+
+def make_baseline_table(db_path: Path) -> None:
+    """The export's values, materialised once into a plain flat table."""
+    from server.export import ExportOptions, export_plan, rows
+    from server.store import exports as exports_q
+    from server.store import open_db
+
+    db = open_db(db_path)
+    db.execute("DROP TABLE IF EXISTS bench_flat")
+    plan = export_plan(db, "rss", ExportOptions())
+    cols = ", ".join(f'"c{i}"' for i in range(len(plan.headers)))
+    out = open_db(db_path)
+    out.execute(f"CREATE TABLE bench_flat ({cols})")
+    marks = ", ".join("?" * len(plan.headers))
+    with out.atomic():
+        out.conn.executemany(f"INSERT INTO bench_flat VALUES ({marks})", rows(plan))
+    exports_q.close_snapshot(db)
+    out.close()
+    db.close()
+
+
+def trial(kind: str, db_path: Path, out: Path) -> dict:
+    started = time.perf_counter()
+    if kind == "export":
+        from server.export import ExportOptions, export_plan, stream
+        from server.store import open_db
+
+        db = open_db(db_path)
+        plan = export_plan(db, "rss", ExportOptions())
+        n = {"rows": 0}
+        with open(out, "wb") as fh:
+            for chunk in stream(db, plan, "csv", on_rows=lambda k: n.__setitem__("rows", k)):
+                fh.write(chunk)
+        count = n["rows"]
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(db_path)
+        cur = conn.execute("SELECT * FROM bench_flat")
+        count = 0
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow([d[0] for d in cur.description])
+            for row in cur:
+                w.writerow(row)
+                count += 1
+    seconds = time.perf_counter() - started
+    return {"kind": kind, "rows": count, "seconds": seconds,
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss would carry the parent's peak across exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dir", default="/tmp/fieldsync-bench-export")
+    ap.add_argument("--trial", choices=["export", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.trial:
+        print(json.dumps(trial(args.trial, Path(args.db), Path(args.dir) / f"{args.trial}.csv")))
+        return
+    work = Path(args.dir)
+    work.mkdir(parents=True, exist_ok=True)
+    db_path = work / f"rss-{args.records}.db"
+    if not db_path.exists():
+        t0 = time.perf_counter()
+        generate(db_path, args.records)
+        make_baseline_table(db_path)
+        print(f"setup: {args.records} records in {time.perf_counter() - t0:.0f}s",
+              file=sys.stderr)
+    results = {"export": [], "baseline": []}
+    for _ in range(args.runs):
+        for kind in ("baseline", "export"):
+            out = subprocess.run([sys.executable, __file__, "--trial", kind, "--db",
+                                  str(db_path), "--dir", str(work)],
+                                 capture_output=True, text=True, check=True, cwd=ROOT)
+            results[kind].append(json.loads(out.stdout))
+    summary = {}
+    for kind, trials in results.items():
+        rate = statistics.median(t["rows"] / t["seconds"] for t in trials)
+        summary[kind] = {"rows": trials[0]["rows"], "rows_per_s": round(rate),
+                         "peak_rss_mb": round(max(t["peak_rss_mb"] for t in trials), 1)}
+    ratio = summary["export"]["rows_per_s"] / summary["baseline"]["rows_per_s"]
+    cols = open(work / "export.csv", encoding="utf-8").readline().count(",") + 1
+    print(f"records: {args.records}, columns: {cols}, runs: {args.runs} (median rate)")
+    for kind in ("export", "baseline"):
+        s = summary[kind]
+        print(f"{kind:9s} {s['rows']:>9d} rows  {s['rows_per_s']:>8d} rows/s  "
+              f"peak RSS {s['peak_rss_mb']:.1f} MB")
+    print(f"export / baseline: {ratio:.0%} (target >= 60%); export peak RSS target <= 200 MB")
+
+
+if __name__ == "__main__":
+    main()
