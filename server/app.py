@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.routes.admin import bp as admin_bp
     from server.routes.forms import bp as forms_bp
     from server.routes.openrosa import bp as openrosa_bp
+    from server.routes.scores import bp as scores_bp
     from server.routes.exports import bp as exports_bp  # issue 8
     from server.routes.outbox import bp as outbox_bp  # issue 8
     from server.routes.sync import bp as sync_bp
@@ -75,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(sync_bp)
+    app.register_blueprint(scores_bp)
     app.register_blueprint(outbox_bp)  # issue 8
     app.register_blueprint(exports_bp)  # issue 8
     app.register_blueprint(review_bp)  # issue 7

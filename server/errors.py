@@ -40,6 +40,7 @@ CODES: dict[str, int] = {
     "body_too_large": 413,
     "encoding_unsupported": 415,
     "internal_error": 500,
+    "scoring_spec_conflict": 409,
 }
 
 

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 import scoring
 from forms.model import FormModel
 from server.store import forms as forms_q
+from server.store import scores as scores_q
 
 
 def model_for(db: Database, form_id: str, version: str) -> FormModel | None:
@@ -25,9 +26,40 @@ def cached_model(md5: str, text: str) -> FormModel:
 
 
 def spec_for(db: Database, model: FormModel):
-    """The scoring spec a form version is scored with (None if unscored), kept on
-    the cached model so it is looked up once per process."""
-    del db  # specs are installed files for now; kept for a store-backed registry
-    if "_scoring_spec" not in model.__dict__:
-        model.__dict__["_scoring_spec"] = scoring.spec_for_form(model)
-    return model.__dict__["_scoring_spec"]
+    """The scoring spec a form version is scored with (None if unscored).
+
+    The newest spec published in the store for the form that fits this version
+    wins; without one, the installed spec files decide (``scoring.spec_for_form``).
+    Kept on the cached model, keyed by the form's published specs (ids and
+    hashes), so a newly published spec is seen by every process at once.
+    """
+    keys = tuple(scores_q.spec_keys(db, model.form_id))
+    cached = model.__dict__.get("_scoring_spec")
+    if cached is not None and cached[0] == keys:
+        return cached[1]
+    spec = None
+    for spec_id, sha in keys:
+        candidate = stored_spec(db, spec_id, sha)
+        try:
+            scoring.check_spec(candidate, model)
+        except scoring.ScoringError:
+            continue  # e.g. a newer spec names fields an older form version lacks
+        spec = candidate
+        break
+    if spec is None:
+        spec = scoring.spec_for_form(model)
+    model.__dict__["_scoring_spec"] = (keys, spec)
+    return spec
+
+
+_STORED: dict[str, scoring.Spec] = {}
+
+
+def stored_spec(db: Database, spec_id: int, sha256: str) -> scoring.Spec:
+    """A published spec, parsed once per process (stored specs never change)."""
+    spec = _STORED.get(sha256)
+    if spec is None:
+        if len(_STORED) >= 64:
+            _STORED.pop(next(iter(_STORED)))
+        spec = _STORED[sha256] = scoring.load_spec(scores_q.spec_document(db, spec_id))
+    return spec

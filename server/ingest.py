@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from forms.model import FormModel
-from server import answers, dedup, hq
+from server import answers, dedup, hq, rescore
 from server.assess import Assessment, assess
 from server.formcache import model_for
 from server.store import forms as forms_q
@@ -113,6 +113,8 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
         status = "flagged"
     row["data_json"] = canonical_json(row["data"])
     row["id"], row["seq"] = subs_q.insert(db, row)
+    # Scoring store (issue 6): keep the scores under their spec version too.
+    rescore.record_scores(db, row, model)
     dedup.record(db, row, duplicates)  # issue 7
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
         row.update(hq.apply_forwarded_state(db, row, rec))
@@ -165,6 +167,8 @@ def reassess(db: Database, submission_id: int, model: FormModel) -> int:
         findings=assessment.findings, scores=assessment.scores,
         scoring_version=assessment.scoring_version, flags=flags,
     )
+    # Scoring store (issue 6): keep the scores under their spec version too.
+    rescore.keep_scores(db, submission_id, assessment.scoring_version, assessment.scores)
     answers.project(db, model, submission_id, assessment.data)
     return seq
 

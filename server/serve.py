@@ -18,6 +18,7 @@ from server import logs
 from server.accounts import token_create, user_add, user_list
 from server.app import create_app
 from server.registry import publish_builtin_rss
+from server.scoring_specs import install_builtin_specs
 from server.store import open_db
 
 
@@ -27,6 +28,7 @@ def prepare_store(db_path: str) -> tuple[dict | None, str | None]:
     db = open_db(db_path, migrate=True)
     try:
         published = publish_builtin_rss(db)
+        install_builtin_specs(db)  # scoring store (issue 6): rss-v1 into scoring_specs
         token = None
         if not user_list(db):
             user_add(db, "admin", "admin", actor="fieldsync")

@@ -304,3 +304,62 @@ def m0007_duplicates_reviews(db: Database) -> None:
     # The supervisor's "flagged" queue without scanning every row.
     db.execute("CREATE INDEX submissions_flag_invalid ON submissions(form_id, id) "
                "WHERE instr(flags, '\"invalid\"') > 0")
+
+
+@migrations(name="0008_scoring_store")
+def m0008_scoring_store(db: Database) -> None:
+    # Scoring inside the server (issue 6): published scoring specs, every spec
+    # version's scores of each record, and the background rescoring jobs.
+    db.execute(
+        """CREATE TABLE scoring_specs (
+            id INTEGER PRIMARY KEY,
+            version TEXT NOT NULL UNIQUE,
+            form_id TEXT NOT NULL,
+            document TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            published_by TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX scoring_specs_form ON scoring_specs(form_id, id)")
+    db.execute(
+        """CREATE TABLE submission_scores (
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            scoring_version TEXT NOT NULL,
+            scores TEXT,
+            indicators TEXT NOT NULL DEFAULT '{}',
+            scored_at TEXT NOT NULL,
+            PRIMARY KEY (submission_id, scoring_version)
+        )"""
+    )
+    # Scores computed at ingest before this migration become their version's history.
+    db.execute(
+        """INSERT INTO submission_scores
+               (submission_id, scoring_version, scores, indicators, scored_at)
+           SELECT id, scoring_version, json_extract(scores, '$.scores'),
+                  coalesce(json_extract(scores, '$.indicators'), '{}'), received_at
+           FROM submissions WHERE scoring_version IS NOT NULL AND scores IS NOT NULL"""
+    )
+    db.execute(
+        """CREATE TABLE rescore_jobs (
+            id INTEGER PRIMARY KEY,
+            form_id TEXT NOT NULL,
+            scoring_version TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending','running','done','failed')),
+            cursor INTEGER NOT NULL DEFAULT 0,
+            until_id INTEGER NOT NULL,
+            total INTEGER NOT NULL DEFAULT 0,
+            processed INTEGER NOT NULL DEFAULT 0,
+            rescored INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            started_at TEXT,
+            updated_at TEXT,
+            finished_at TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX rescore_jobs_state ON rescore_jobs(state, id)")
