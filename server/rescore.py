@@ -30,7 +30,7 @@ from server.store import forms as forms_q
 from server.store import scores as scores_q
 from server.store import submissions as subs_q
 from server.store.clock import utcnow
-from server.store.openrosa import write_transaction
+from server.store.db import write_transaction
 
 DEFAULT_BATCH = 1000
 Progress = Callable[[dict], None]
