@@ -23,8 +23,9 @@ def endpoints():
             continue
         view = app.view_functions[rule.endpoint]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}) or ["HEAD"]:
-            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: SAMPLE.get(m.group(1), "x"),
-                          rule.rule)
+            path = re.sub(r"<(?:([^:>]+):)?([^>]+)>",
+                          lambda m: "1" if m.group(1) == "int"
+                          else SAMPLE.get(m.group(2), "x"), rule.rule)
             out.append((method, path, getattr(view, "permission", None)))
     return out
 
