@@ -15,7 +15,6 @@ from server import rescore as rescore_api
 from server import scoring_specs
 from server.cli.common import db_option, store
 from server.score_file import score as score_api
-from server.store import open_db
 from server.trends import BY_CHOICES
 from server.trends import trends as trends_api
 
@@ -48,7 +47,7 @@ def score(form, spec, input_path, db_path):
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    db = open_db(db_path) if os.path.exists(db_path) else None
+    db = store(db_path) if os.path.exists(db_path) else None  # a form file needs none
     results = score_api(form, input_path, db=db, spec=spec)
     console = _console()
     counts = {"records": 0, "unscored": 0, "warnings": 0}
