@@ -94,6 +94,7 @@ def describe(model: FormModel, row: dict, rules: dup.Rules) -> Detection:
     parts = dup.key_parts(model, data, rules)
     flds = dup.compared_fields(model, rules)
     values = dup.answers_of(flds, data)
+    layout = dup.layout_id(flds)
     origin = row.get("origin") or {}
     day = dup.day_number(dup.value_at(data, rules.date_field)) \
         if rules.date_field in model.fields else None
@@ -106,7 +107,7 @@ def describe(model: FormModel, row: dict, rules: dup.Rules) -> Detection:
         day=day if day is not None else dup.day_number(row.get("received_at")),
         device=origin.get("device_id") or row.get("device_id") or _text(data.get("deviceid")),
         enumerator=origin.get("user") or row.get("submitted_by"),
-        fields=flds, values=values, sig=dup.signature(values), layout=dup.layout_id(flds),
+        fields=flds, values=values, sig=dup.signature(values), layout=layout,
         variants=variants,
     )
 
@@ -114,52 +115,50 @@ def describe(model: FormModel, row: dict, rules: dup.Rules) -> Detection:
 def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> list[dict]:
     found: dict[int, dict] = {}      # other submission id -> reasons so far
     probe = dup.SignatureProbe(det.sig)
-    limit = rules.max_candidates
+    limit, layout, minimum = rules.max_candidates, det.layout, rules.min_compared
 
-    def add(other_id: int, reason: dict) -> None:
-        found.setdefault(other_id, {"other_id": other_id, "reasons": []})["reasons"].append(
-            reason)
-
-    def plausible(cand: dict, threshold: float) -> bool:
-        if cand["layout"] != det.layout:
-            return True  # another form version: decide on the flat answers
-        est, both = probe.estimate(cand["sig"])
-        return both >= rules.min_compared and est >= threshold
+    def entry(other_id: int) -> dict:
+        return found.setdefault(other_id, {"other_id": other_id, "reasons": []})
 
     parts = det.parts
     if parts:
         for cand in dup_q.by_person(db, det.form_id, parts.person, logical_id, limit):
             if cand["key_norm"] == parts.key:
-                add(cand["submission_id"], {"rule": "same_key", "key": parts.key})
+                entry(cand["submission_id"])["reasons"].append(
+                    {"rule": "same_key", "key": parts.key})
             elif (parts.round and cand["round_norm"] != parts.round
                   and det.day is not None and cand["day"] is not None
                   and abs(det.day - cand["day"]) < rules.reinterview_days):
-                add(cand["submission_id"], {
+                entry(cand["submission_id"])["reasons"].append({
                     "rule": "reinterview_too_close", "rounds": [parts.round, cand["round_norm"]],
                     "days": abs(det.day - cand["day"]), "window_days": rules.reinterview_days})
-        for cand in dup_q.by_variants(db, det.variants, logical_id, limit):
-            if (cand["person_norm"] != parts.person and cand["round_norm"] == parts.round
-                    and dup.within_one_edit(parts.person, cand["person_norm"] or "")
-                    and plausible(cand, rules.typo_similarity)):
-                found.setdefault(cand["submission_id"], {
-                    "other_id": cand["submission_id"], "reasons": [],
-                    "_typo": [parts.person, cand["person_norm"]]})
+        threshold = rules.typo_similarity
+        for sid, person, their_layout, sig in dup_q.by_variants(
+                db, det.variants, parts.round, parts.person, logical_id, limit):
+            if their_layout == layout:  # else: another form version, decide on the answers
+                est, both = probe.estimate(sig)
+                if both < minimum or est < threshold:
+                    continue
+            if dup.within_one_edit(parts.person, person or ""):
+                entry(sid)["_typo"] = [parts.person, person]
     if det.day is not None:
-        window = rules.similar_window_days
-        for cand in dup_q.near_in_time(db, det.form_id, det.device, det.enumerator,
-                                       det.day - window, det.day + window, logical_id, limit):
-            if plausible(cand, rules.similar_threshold):
-                entry = found.setdefault(cand["submission_id"], {
-                    "other_id": cand["submission_id"], "reasons": []})
-                entry["_near"] = {
-                    "by": [w for w, mine, theirs in (
-                        ("device", det.device, cand["device_id"]),
-                        ("enumerator", det.enumerator, cand["enumerator"]))
-                        if mine and mine == theirs],
-                    "days": abs(det.day - (cand["day"] or det.day))}
+        window, threshold = rules.similar_window_days, rules.similar_threshold
+        for sid, device, enumerator, day, their_layout, sig in dup_q.near_in_time(
+                db, det.form_id, det.device, det.enumerator, det.day - window,
+                det.day + window, logical_id, limit):
+            if their_layout == layout:
+                est, both = probe.estimate(sig)
+                if both < minimum or est < threshold:
+                    continue
+            entry(sid)["_near"] = {
+                "by": [w for w, mine, theirs in (("device", det.device, device),
+                                                 ("enumerator", det.enumerator, enumerator))
+                       if mine and mine == theirs],
+                "days": abs(det.day - (day if day is not None else det.day))}
     if not found:
         return []
-    return _confirm(db, det, rules, found)
+    alive = dup_q.live(db, list(found))
+    return _confirm(db, det, rules, {k: v for k, v in found.items() if k in alive})
 
 
 def _confirm(db: Database, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:

@@ -2,9 +2,11 @@
 the matches found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
-day range; typo variants) joined to ``submissions`` by primary key, so its cost
-does not grow with the number of stored records (CROSS JOIN fixes that join
-order: SQLite never reorders it, whatever its statistics say). Candidates are current
+day range; typo variants) on ``respondent_keys`` alone, so its cost does not
+grow with the number of stored records. Whether a candidate is still live (a
+current record not resolved as a duplicate) is asked by ``live`` only for the
+few candidates the rules kept, by primary key. CROSS JOIN fixes the join order
+of the typo query: SQLite never reorders it, whatever its statistics say. Candidates are current
 records not already resolved as duplicates and not versions of the same
 logical record.
 """
@@ -20,9 +22,8 @@ from server.store.clock import utcnow
 
 KEY_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_norm",
                "day", "device_id", "enumerator", "layout", "sig")
-_CANDIDATE = (f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)} FROM respondent_keys k "
-              "CROSS JOIN submissions s ON s.id = k.submission_id ")
-_LIVE = "AND k.logical_id != ? AND s.state = 'current' AND s.review_state != 'duplicate' "
+_CANDIDATE = f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)} FROM respondent_keys k "
+_OTHER = "AND k.logical_id != ? "
 MATCH_COLUMNS = ("id", "submission_id", "other_id", "form_id", "reasons", "similarity",
                  "detected_at", "resolution", "resolved_by", "resolved_at", "duplicate_id",
                  "merged_id", "comment")
@@ -61,13 +62,14 @@ def key_of(db: Database, submission_id: int) -> dict | None:
 def by_person(db: Database, form_id: str, person: str, logical_id: str,
               limit: int) -> list[dict]:
     return _keys(db.conn.execute(
-        _CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + _LIVE + "LIMIT ?",
+        _CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + _OTHER + "LIMIT ?",
         [form_id, person, logical_id, limit]).fetchall())
 
 
 def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: str | None,
-                 lo: int, hi: int, logical_id: str, limit: int) -> list[dict]:
-    """Records of the same device or enumerator with a day in [lo, hi]."""
+                 lo: int, hi: int, logical_id: str, limit: int) -> list[tuple]:
+    """(submission_id, device_id, enumerator, day, layout, sig) of the records of the
+    same device or enumerator with a day in [lo, hi]."""
     terms, params = [], [form_id]
     if device_id:
         terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
@@ -77,21 +79,37 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
         params += [enumerator, lo, hi]
     if not terms:
         return []
-    sql = _CANDIDATE + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) " + _LIVE + "LIMIT ?"
-    return _keys(db.conn.execute(sql, params + [logical_id, limit]).fetchall())
+    sql = ("SELECT k.submission_id, k.device_id, k.enumerator, k.day, k.layout, k.sig "
+           f"FROM respondent_keys k WHERE k.form_id = ? AND ({' OR '.join(terms)}) "
+           + _OTHER + "LIMIT ?")
+    return db.conn.execute(sql, params + [logical_id, limit]).fetchall()
 
 
-def by_variants(db: Database, hashes: list[int], logical_id: str, limit: int) -> list[dict]:
-    """Records sharing a typo variant (same form and round by construction)."""
+def by_variants(db: Database, hashes: list[int], round_norm: str, person_norm: str,
+                logical_id: str, limit: int) -> list[tuple]:
+    """(submission_id, person_norm, layout, sig) of the records of this round that
+    share a typo variant with ``person_norm`` but are another person key."""
     if not hashes:
         return []
     marks = ",".join("?" * len(hashes))
-    sql = (f"SELECT DISTINCT {', '.join('k.' + c for c in KEY_COLUMNS)} "
+    sql = ("SELECT k.submission_id, k.person_norm, k.layout, k.sig "
            "FROM respondent_key_variants v "
            "CROSS JOIN respondent_keys k ON k.submission_id = v.submission_id "
-           "CROSS JOIN submissions s ON s.id = k.submission_id "
-           f"WHERE v.h IN ({marks}) " + _LIVE + "LIMIT ?")
-    return _keys(db.conn.execute(sql, list(hashes) + [logical_id, limit]).fetchall())
+           f"WHERE v.h IN ({marks}) AND k.round_norm = ? AND k.person_norm != ? "
+           + _OTHER + "LIMIT ?")
+    return db.conn.execute(sql, list(hashes) + [round_norm, person_norm, logical_id,
+                                                limit]).fetchall()
+
+
+def live(db: Database, submission_ids: list[int]) -> set[int]:
+    """The ids among these that are current and not resolved as duplicates."""
+    if not submission_ids:
+        return set()
+    marks = ",".join("?" * len(submission_ids))
+    rows = db.conn.execute(
+        f"SELECT id FROM submissions WHERE id IN ({marks}) AND state = 'current' "
+        "AND review_state != 'duplicate'", submission_ids).fetchall()
+    return {r[0] for r in rows}
 
 
 def answers_rows(db: Database, form_id: str, paths: list[str],

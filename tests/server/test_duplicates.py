@@ -164,7 +164,7 @@ def test_detection_can_be_switched_off(rss):
 def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss):
     from server.store import duplicates as dup_q
     sqls = [
-        (dup_q._CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + dup_q._LIVE
+        (dup_q._CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + dup_q._OTHER
          + "LIMIT ?", ["rss", "X", "l", 5]),
     ]
     captured = []

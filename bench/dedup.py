@@ -1,0 +1,108 @@
+"""Benchmark: ingest rate with probable-duplicate detection on and off, on a full store.
+
+    .venv/bin/python bench/dedup.py [--stored 100000] [--records 2000] [--runs 5]
+                                    [--devices 25]
+
+Fills a fresh store with ``--stored`` synthetic RSS records (dense case ids,
+1-4 rounds per respondent months apart, ``--devices`` tablets each doing a few
+interviews a day, planted duplicates) through the one ingest function with
+detection on, so the respondent-key, device/day and typo indexes are full.
+Then, in the same run and on the same store, alternates: ingest ``--records``
+new records of the same population with detection on, then as many with it
+off (``fieldsync review rules --set enabled=false``), one push per tablet
+(``server.ingest.ingest``, in-process: validation, scoring, answers projection,
+durable commits with synchronous=FULL). Prints records/s of each run and the
+median of each side and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server.dedup import FLAG  # noqa: E402
+from server.formcache import model_for  # noqa: E402
+from server.ingest import ingest  # noqa: E402
+from server.registry import publish_builtin_rss  # noqa: E402
+from server.review import review_rules  # noqa: E402
+from server.store import open_db  # noqa: E402
+from tests.flows.dedup_population import batches, population  # noqa: E402
+
+ROUNDS_PER_RESPONDENT = 2.5  # mean of 1-4
+
+
+def people(model, records: int, devices: int, seed: int, first_id: int) -> list[dict]:
+    n = max(1, int(records / ROUNDS_PER_RESPONDENT))
+    return population(model, respondents=n, devices=devices, seed=seed, first_id=first_id,
+                      planted_each=max(1, records // 200))
+
+
+def push_all(db, items: list[dict], chunk: int = 1000) -> tuple[int, int]:
+    """Ingest items one push per tablet (grouped within chunks); (records, flagged)."""
+    done = flagged = 0
+    for start in range(0, len(items), chunk):
+        part = sorted(items[start:start + chunk], key=lambda it: it["device"])
+        for group in batches(part):
+            results = ingest(db, [it["rec"] for it in group], door="sync",
+                             device_id=group[0]["device"], user=group[0]["user"])
+            done += len(results)
+            flagged += sum(FLAG in r["flags"] for r in results)
+    return done, flagged
+
+
+def prefill(db, model, stored: int, devices: int) -> None:
+    items = people(model, stored, devices, seed=1, first_id=1)[:stored]
+    db.conn.execute("PRAGMA synchronous = OFF")  # filling only; measured runs use FULL
+    start = time.perf_counter()
+    step = 10_000
+    for i in range(0, len(items), step):
+        push_all(db, items[i:i + step])
+        print(f"  stored {min(i + step, len(items)):,}/{len(items):,} "
+              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    db.conn.execute("PRAGMA synchronous = FULL")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stored", type=int, default=100_000)
+    ap.add_argument("--records", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--devices", type=int, default=25)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "bench.db", migrate=True)
+        model = model_for(db, "rss", publish_builtin_rss(db)["version"])
+        prefill(db, model, args.stored, args.devices)
+        held = db.execute("SELECT count(*) FROM respondent_keys").fetchone()[0]
+        print(f"store: {held:,} records indexed", file=sys.stderr)
+        on, off = [], []
+        next_id = int(args.stored / ROUNDS_PER_RESPONDENT) + 1  # ids continue densely
+        for run in range(args.runs):
+            for enabled, rates in ((True, on), (False, off)):
+                items = people(model, args.records, args.devices, seed=100 + 2 * run + enabled,
+                               first_id=next_id)[:args.records]
+                next_id += int(args.records / ROUNDS_PER_RESPONDENT)
+                review_rules(db, "rss", {"enabled": enabled}, actor="bench")
+                start = time.perf_counter()
+                done, flagged = push_all(db, items)
+                rates.append(done / (time.perf_counter() - start))
+                print(f"  run {run + 1} detection {'on ' if enabled else 'off'}: "
+                      f"{rates[-1]:,.0f} records/s ({flagged} flagged)", file=sys.stderr)
+        db.close()
+    m_on, m_off = statistics.median(on), statistics.median(off)
+    print(f"stored before runs: {args.stored:,} records; {args.records:,} records per run, "
+          f"median of {args.runs} runs")
+    print(f"ingest with duplicate detection on:  {m_on:,.0f} records/s")
+    print(f"ingest with duplicate detection off: {m_off:,.0f} records/s")
+    print(f"ratio on / off: {m_on / m_off:.2f}")
+
+
+if __name__ == "__main__":
+    main()
