@@ -22,8 +22,9 @@ from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
 from server import answers
 from server.errors import FieldsyncError
+from server.formcache import model_for, spec_for
 from server.ingest import release_quarantine
-from server.formcache import model_for
+from server.scoring_specs import spec_by_version
 from server.store import audit
 from server.store import forms as forms_q
 
@@ -46,7 +47,7 @@ def forms_publish(db: Database, source: bytes, filename: str,
             f"The form file is {len(source)} bytes; the limit is {MAX_FORM_BYTES}.",
         )
     compiled = convert_xlsform(source, filename)
-    _check(compiled)
+    _check(db, compiled)
     sha = hashlib.sha256(source).hexdigest()
     with db.atomic():
         existing = forms_q.get_version(db, compiled.form_id, compiled.version)
@@ -137,7 +138,7 @@ def form_set_state(db: Database, form_id: str, state: str, actor: str | None = N
     return form_get(db, form_id)
 
 
-def _check(compiled: CompiledForm) -> None:
+def _check(db: Database, compiled: CompiledForm) -> None:
     """Refuse a form whose expressions or scoring spec cannot work, before storing it.
 
     Errors name the field and attribute (expressions) or the spec's sheet and row.
@@ -153,7 +154,11 @@ def _check(compiled: CompiledForm) -> None:
                          "attribute": p["attribute"], "message": p["message"]}
                         for p in problems]},
         )
-    scoring.spec_for_form(compiled.model)  # raises ScoringError naming sheet and row
+    declared = scoring.declared_spec_version(compiled.model)
+    if declared:
+        # The spec the form names must exist (stored or installed) and fit it.
+        scoring.check_spec(spec_by_version(db, declared), compiled.model)
+    spec_for(db, compiled.model)  # the spec it will be scored with; raises ScoringError
 
 
 def _answer(form_id: str, version: str, md5: str, created: bool) -> dict:

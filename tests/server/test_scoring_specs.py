@@ -148,3 +148,20 @@ def test_records_pushed_after_publishing_are_scored_with_the_new_spec(rss):
     versions = rss.admin.get(
         f"{rss.url}/api/v1/submissions/{rec['instance_id']}/scores").json()["versions"]
     assert [(v["scoring_version"], v["current"]) for v in versions] == [("rss-v2", True)]
+
+
+def test_a_form_version_may_declare_a_spec_that_lives_only_in_the_store(rss):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    doc = json.loads((root / "scoring/specs/rss-v1.json").read_text())
+    doc["version"] = "rss-v1-office"
+    assert rss.admin.post(specs_url(rss), json=doc).status_code == 201
+    form = (root / "forms/builtin/rss.md").read_text()
+    form = form.replace("'rss-v1'", "'rss-v1-office'").replace(
+        rss.version, "2099010101")
+    r = rss.admin.post(f"{rss.url}/api/v1/forms", files={"file": ("rss.md", form.encode())})
+    assert r.status_code == 201, r.text
+    unknown = form.replace("'rss-v1-office'", "'rss-v9'").replace("2099010101", "2099010102")
+    r = rss.admin.post(f"{rss.url}/api/v1/forms", files={"file": ("rss.md", unknown.encode())})
+    assert r.status_code in (404, 422) and "rss-v9" in r.json()["error"]["message"]
