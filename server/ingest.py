@@ -24,6 +24,7 @@ from server.formcache import model_for
 from server.store import forms as forms_q
 from server.store import submissions as subs_q
 from server.store.clock import utcnow
+from server.store.db import write_transaction
 from sync.protocol import canonical_json, content_hash
 
 DOORS = ("sync", "openrosa", "collect_import", "forward",
@@ -44,15 +45,24 @@ class Context:
 
 def ingest(db: Database, records: list[dict], *, door: str, user: str | None = None,
            device_id: str | None = None, batch_id: str | None = None,
-           office: str | None = None) -> list[dict]:
-    """Store a batch of records in one transaction; one result per record."""
+           office: str | None = None, blobs: dict[str, bytes] | None = None) -> list[dict]:
+    """Store a batch of records in one transaction; one result per record.
+
+    ``blobs`` (sha256 -> bytes) are attachment bytes that came with the records
+    (OpenRosa media parts); they are stored in the same transaction.
+    """
     if door not in DOORS:
         raise ValueError(f"unknown door {door!r}")
     ctx = Context(door=door, user=user, device_id=device_id, batch_id=batch_id,
                   office=office)
     models: dict[tuple[str, str], FormModel | None] = {}
-    with db.atomic():
-        results = [_ingest_one(db, rec, ctx, models) for rec in records]
+    # Validation and scoring are CPU work: done before the write lock is taken,
+    # so several web workers assess in parallel and only the writes serialise.
+    prepared = [_prepare(db, rec, ctx, models) for rec in records]
+    with write_transaction(db):
+        for sha256, data in (blobs or {}).items():
+            subs_q.put_blob(db, sha256, data)
+        results = [_ingest_one(db, item, ctx) for item in prepared]
         if batch_id and device_id:
             counts: dict[str, int] = {}
             for r in results:
@@ -61,8 +71,24 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
     return results
 
 
-def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
-    chash = content_hash(rec)
+@dataclass
+class _Prepared:
+    rec: dict
+    content_hash: str
+    model: FormModel | None
+    assessment: Assessment
+
+
+def _prepare(db: Database, rec: dict, ctx: Context, models: dict) -> _Prepared:
+    model = _model(db, models, rec["form_id"], rec["form_version"])
+    return _Prepared(
+        rec=rec, content_hash=content_hash(rec), model=model,
+        assessment=_assess(db, model, rec, ctx.received_at, _form_state(db, models, rec)),
+    )
+
+
+def _ingest_one(db: Database, item: _Prepared, ctx: Context) -> dict:
+    rec, chash, model = item.rec, item.content_hash, item.model
     earlier = subs_q.by_instance(db, rec["instance_id"])
     same = next((row for row in earlier if row["content_hash"] == chash), None)
     if same is not None:
@@ -71,8 +97,7 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
             same = hq.apply_forwarded_state(db, same, rec)
         return _result(db, same, "duplicate")
 
-    model = _model(db, models, rec["form_id"], rec["form_version"])
-    assessment = _assess(db, model, rec, ctx.received_at)
+    assessment = item.assessment
     row = {
         "instance_id": rec["instance_id"],
         "logical_id": rec["instance_id"],
@@ -113,15 +138,15 @@ def _ingest_one(db: Database, rec: dict, ctx: Context, models: dict) -> dict:
         status = "flagged"
     row["data_json"] = canonical_json(row["data"])
     row["id"], row["seq"] = subs_q.insert(db, row)
+    dedup.record(db, row, duplicates)  # issue 7
     # Scoring store (issue 6): keep the scores under their spec version too.
     rescore.record_scores(db, row, model)
-    dedup.record(db, row, duplicates)  # issue 7
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
         row.update(hq.apply_forwarded_state(db, row, rec))
-    _link_attachments(db, row["id"], rec, model)
+    missing = _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])
-    return _result(db, row, status)
+    return _result(db, row, status, missing)
 
 
 def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
@@ -143,13 +168,13 @@ def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
     return "updated"
 
 
-def _assess(db: Database, model: FormModel | None, rec: dict, received_at: str) -> Assessment:
+def _assess(db: Database, model: FormModel | None, rec: dict, received_at: str,
+            form_state: str | None) -> Assessment:
     assessment = Assessment(data=rec["data"])
     if model is None:
         assessment.flags.append("form_version_unknown")
         return assessment
-    form = forms_q.get_form(db, rec["form_id"])
-    if form and form["state"] == "closed":
+    if form_state == "closed":
         assessment.flags.append("form_closed")
     assess(db, model, assessment, received_at)
     return assessment
@@ -181,6 +206,14 @@ def release_quarantine(db: Database, form_id: str, version: str, model: FormMode
     return len(rows)
 
 
+def _form_state(db: Database, cache: dict, rec: dict) -> str | None:
+    key = ("state", rec["form_id"])
+    if key not in cache:
+        form = forms_q.get_form(db, rec["form_id"])
+        cache[key] = form["state"] if form else None
+    return cache[key]
+
+
 def _model(db: Database, cache: dict, form_id: str, version: str) -> FormModel | None:
     key = (form_id, version)
     if key not in cache:
@@ -198,13 +231,21 @@ def _origin(rec: dict, ctx: Context) -> dict:
 
 
 def _link_attachments(db: Database, submission_id: int, rec: dict,
-                      model: FormModel | None = None) -> None:
-    for att in rec.get("attachments") or []:
+                      model: FormModel | None = None) -> list[str]:
+    """Link the attachments a record names; returns the names not yet received."""
+    listed = rec.get("attachments") or []
+    for att in listed:
         subs_q.link_attachment(db, submission_id, att["name"], att.get("sha256"),
                                att.get("size"))
+    held = subs_q.held_blobs(db, [a["sha256"] for a in listed if a.get("sha256")])
+    missing = [a["name"] for a in listed if a.get("sha256") not in held]
+    listed_names = {a["name"] for a in listed}
     if model is not None:
         for name in _binary_names(model, rec["data"]):
-            subs_q.link_attachment(db, submission_id, name, None, None)
+            if name not in listed_names:
+                subs_q.link_attachment(db, submission_id, name, None, None)
+                missing.append(name)
+    return missing
 
 
 def _binary_names(model: FormModel, data: dict) -> list[str]:
@@ -230,8 +271,9 @@ def _binary_names(model: FormModel, data: dict) -> list[str]:
     return names
 
 
-def _result(db: Database, row: dict, status: str) -> dict:
-    missing = [a["name"] for a in subs_q.attachments(db, row["id"]) if not a["received"]]
+def _result(db: Database, row: dict, status: str, missing: list[str] | None = None) -> dict:
+    if missing is None:
+        missing = [a["name"] for a in subs_q.attachments(db, row["id"]) if not a["received"]]
     return {
         "instance_id": row["instance_id"],
         "status": status,

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from forms.errors import FormsError
 from forms.instance import instance_to_record, parse_instance
-from forms.model import FormModel
 from sync.errors import SyncError
 from sync.protocol import INSTANCE_ID_RE
 

@@ -17,7 +17,6 @@ from server.openrosa import authn, media, submission
 from server.openrosa import xml as orxml
 from server.openrosa.catalog import form_list_entries
 from server.registry import version_get
-from server.store import openrosa as openrosa_q
 
 bp = Blueprint("openrosa", __name__)
 media_bp = Blueprint("media", __name__, url_prefix="/api/v1")
@@ -84,12 +83,12 @@ def submission_head():
 @bp.post("/submission")
 @requires("submissions.create", authenticators=AUTHENTICATORS)
 def submission_post():
-    upload = submission.read_upload(request.files, request.form)
-    with openrosa_q.write_transaction(g.db):
-        blobs = submission.store_media(g.db, upload)
-        record = submission.to_record(g.db, upload, blobs)
-        [result] = ingest(g.db, [record], door="openrosa", user=g.user["name"],
-                          device_id=request.args.get("deviceID"))
+    upload = submission.read_upload(request.stream, request.content_type,
+                                    request.content_length, _max_body())
+    listed, blobs = submission.media_blobs(upload)
+    record = submission.to_record(g.db, upload, listed)
+    [result] = ingest(g.db, [record], door="openrosa", user=g.user["name"],
+                      device_id=request.args.get("deviceID"), blobs=blobs)
     answer = submission.outcome(result, len(upload.media))
     return Response(orxml.response(answer.message), status=answer.status,
                     content_type=XML_TYPE)

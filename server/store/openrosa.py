@@ -4,7 +4,6 @@ server secret that signs Digest nonces and salts the Basic credentials cache."""
 from __future__ import annotations
 
 import secrets
-from contextlib import contextmanager
 
 from sqlite_utils import Database
 
@@ -63,18 +62,3 @@ def insert_media(db: Database, *, form_id: str, version: str, name: str, content
         [form_id, version, name, content_type, len(data), md5, sha256, data, utcnow(),
          uploaded_by],
     )
-
-
-@contextmanager
-def write_transaction(db: Database):
-    """One write transaction that takes the write lock up front (BEGIN IMMEDIATE),
-    so concurrent submissions queue on the busy timeout instead of failing to
-    upgrade a read; inner ``db.atomic()`` blocks become savepoints."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
