@@ -16,14 +16,13 @@ each record's JSON.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from sqlite_utils import Database
 
@@ -169,36 +168,70 @@ def stream(db: Database, plan: ExportPlan, fmt: str, *, on_rows=None) -> Iterato
         exports_q.close_snapshot(db)
 
 
+class _Parts:
+    """A csv.writer target that keeps the written lines in a list: cheaper than
+    reusing a StringIO, which after its first ``truncate`` holds 4 bytes a char."""
+
+    __slots__ = ("parts", "write")
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.write = self.parts.append
+
+    def take(self) -> bytes:
+        data = "".join(self.parts).encode("utf-8")
+        self.parts.clear()
+        return data
+
+
 def _csv(plan: ExportPlan, on_rows) -> Iterator[bytes]:
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    encode = codecs.getincrementalencoder("utf-8")().encode
+    """``writerows`` over ``fetchmany`` chunks: the rows come out of SQLite ready to
+    write, so the only per-cell work in Python is the csv module's own."""
+    sink = _Parts()
+    out = csv.writer(sink, lineterminator="\n")
     out.writerow(plan.headers)
     n = 0
     cursor = rows(plan)
     while batch := cursor.fetchmany(CHUNK_ROWS):
         out.writerows(batch)
         n += len(batch)
-        yield encode(buf.getvalue())
-        buf.seek(0)
-        buf.truncate()
+        yield sink.take()
         on_rows(n)
-    yield encode(buf.getvalue())
+    if sink.parts:
+        yield sink.take()
     on_rows(n)
 
 
 def _jsonl(plan: ExportPlan, on_rows) -> Iterator[bytes]:
-    headers, parts, n = plan.headers, [], 0
-    for row in rows(plan):
-        parts.append(json.dumps(dict(zip(headers, row)), ensure_ascii=False))
-        n += 1
-        if n % CHUNK_ROWS == 0:
-            yield ("\n".join(parts) + "\n").encode("utf-8")
-            parts = []
-            on_rows(n)
-    if parts:
-        yield ("\n".join(parts) + "\n").encode("utf-8")
+    """One JSON object per line: exactly ``json.dumps(dict(zip(headers, row)),
+    ensure_ascii=False)``, built without a dict per row (see ``_json_line``)."""
+    line = _json_line(plan.headers)
+    n = 0
+    cursor = rows(plan)
+    while batch := cursor.fetchmany(CHUNK_ROWS):
+        lines = [line(row) for row in batch]
+        lines.append("")
+        n += len(batch)
+        yield "\n".join(lines).encode("utf-8")
+        on_rows(n)
     on_rows(n)
+
+
+def _json_line(headers: list[str]):
+    """A function row -> its JSON object text. The keys are encoded once; each row's
+    values are encoded in one call as an array whose items are separated by NUL,
+    a character the encoder always escapes inside strings (as \\u0000), so splitting
+    on it yields each value's JSON; keys and values are then interleaved."""
+    key = json.JSONEncoder(ensure_ascii=False).encode
+    values = json.JSONEncoder(ensure_ascii=False, check_circular=False,
+                              separators=("\x00", ": ")).encode
+    prefixes = [("{" if i == 0 else ", ") + key(h) + ": " for i, h in enumerate(headers)]
+    interleave = chain.from_iterable
+
+    def line(row) -> str:
+        return "".join(interleave(zip(prefixes, values(row)[1:-1].split("\x00")))) + "}"
+
+    return line
 
 
 def _xlsx(plan: ExportPlan, on_rows) -> Iterator[bytes]:

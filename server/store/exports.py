@@ -74,13 +74,14 @@ def iter_main(db: Database, form_id: str, answer_columns: list[str], *, since: i
 
 
 def _answers_select(alias: str, columns: list[str], splits: dict[str, list[str]]):
+    """Answer columns, each select_multiple followed by its choices as 1/0, and NULL
+    when unanswered (NULL || ' ' is NULL, so instr(...) > 0 is NULL too)."""
     select, params = [], []
     for c in columns:
         col = f"{alias}.{q(c)}"
         select.append(col)
         for choice in splits.get(c, ()):
-            select.append(f"CASE WHEN {col} IS NULL THEN NULL "
-                          f"ELSE instr(' ' || {col} || ' ', ?) > 0 END")
+            select.append(f"instr(' ' || {col} || ' ', ?) > 0")
             params.append(f" {choice} ")
     return select, params
 

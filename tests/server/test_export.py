@@ -173,3 +173,35 @@ def test_http_export_streams_with_the_next_cursor_header(store):
     bad = client.get("/api/v1/forms/rss/submissions?format=pdf",
                      headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "bad_request"
+
+
+def test_unanswered_select_multiple_leaves_its_choice_columns_empty(store):
+    ingest_at_office(store, rss_records(3, rss_version(store)))
+    ids = [r[0] for r in store.execute("SELECT submission_id FROM answers__rss ORDER BY 1")]
+    store.execute('UPDATE answers__rss SET "econ/productive_assets" = NULL '
+                  "WHERE submission_id = ?", [ids[0]])
+    store.execute('UPDATE answers__rss SET "econ/productive_assets" = ? '
+                  "WHERE submission_id = ?", ["landline tools_equipment", ids[1]])
+    store.conn.commit()
+    first, second, _ = parse_csv(export_text(store)[0])
+    assert first["econ/productive_assets"] == ""
+    assert first["econ/productive_assets/land"] == first["econ/productive_assets/none"] == ""
+    assert second["econ/productive_assets/land"] == "0"  # whole choice names only
+    assert second["econ/productive_assets/tools_equipment"] == "1"
+    as_jsonl = [json.loads(line) for line in export_text(store, fmt="jsonl")[0].splitlines()]
+    assert as_jsonl[0]["econ/productive_assets/land"] is None
+    assert as_jsonl[1]["econ/productive_assets/land"] == 0
+
+
+def test_jsonl_lines_are_json_dumps_of_each_row_even_with_awkward_text(store):
+    ingest_at_office(store, rss_records(4, rss_version(store)))
+    awkward = 'a "quoted", back\\slash\nnew line\x00nul\ttab \u00e9 \U0001F600 \u2028'
+    store.execute("UPDATE answers__rss SET case_id = ?", [awkward])
+    store.conn.commit()
+    plan = export_plan(store, "rss", ExportOptions())
+    expected = [json.dumps(dict(zip(plan.headers, row)), ensure_ascii=False)
+                for row in plan.rows.fetchall()]
+    store.execute("COMMIT")
+    body = export_text(store, fmt="jsonl")[0].decode("utf-8")
+    assert body == "".join(line + "\n" for line in expected)
+    assert [r["case_id"] for r in parse_csv(export_text(store)[0])] == [awkward] * 4
