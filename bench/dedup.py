@@ -18,6 +18,7 @@ median of each side and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--devices", type=int, default=25)
     args = ap.parse_args()
+    load_start = _load()
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db", migrate=True)
         model = model_for(db, "rss", publish_builtin_rss(db)["version"])
@@ -99,9 +101,15 @@ def main() -> None:
     m_on, m_off = statistics.median(on), statistics.median(off)
     print(f"stored before runs: {args.stored:,} records; {args.records:,} records per run, "
           f"median of {args.runs} runs")
+    print(f"load average at start / end: {load_start} / {_load()} "
+          "(other processes share the machine)")
     print(f"ingest with duplicate detection on:  {m_on:,.0f} records/s")
     print(f"ingest with duplicate detection off: {m_off:,.0f} records/s")
     print(f"ratio on / off: {m_on / m_off:.2f}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

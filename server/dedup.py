@@ -1,12 +1,15 @@
 """Probable-duplicate detection at ingest (issue 7).
 
-Ingest calls :func:`detect` for each record before storing it and
-:func:`record` once the row has an id. A record is never refused or merged
-here: a match only adds the flag ``probable_duplicate`` (so the push answers
-``flagged``) and a row in ``duplicate_matches`` with its reasons and
-similarity, for a supervisor to resolve (``server.review``).
+Ingest calls :func:`prepare` for each record before it takes the write lock
+(the pure CPU work: key normalisation, typo-index rows, answer signature and
+summary), :func:`detect` inside the write transaction before storing the row
+(the lookups), and :func:`record` once the row has an id. A record is never
+refused or merged here: a match only adds the flag ``probable_duplicate`` (so
+the push answers ``flagged``) and a row in ``duplicate_matches`` with its
+reasons and similarity, for a supervisor to resolve (``server.review``).
 
-The rules, each an indexed lookup (never a scan), thresholds in ``Rules``:
+The rules, each one indexed lookup (never a scan) bounded by
+``max_candidates``, thresholds in ``Rules``:
 
 1. ``same_key``: another record with the same normalised respondent key
    (RSS: case_id + survey_round).
@@ -18,6 +21,13 @@ The rules, each an indexed lookup (never a scan), thresholds in ``Rules``:
    same enumerator within ``similar_window_days``, whatever the key says.
 4. ``case_id_typo``: a person key one edit away (insert, delete, substitute,
    swap) in the same round, with answers at least ``typo_similarity`` equal.
+   Symmetric deletion: each key is stored with each single character deleted;
+   a lookup of the new key's deletions finds every key one edit away. Each
+   row carries an answer summary, so most neighbours (dense sequential case
+   ids have dozens) are dropped without reading them.
+
+Signatures and summaries only ever over-estimate similarity: they pick
+candidates; the similarity stored is recomputed from the flat answers.
 
 Rules are set per form (``duplicate_rules`` table, ``fieldsync review rules``);
 a form without a row uses the defaults. With ``enabled`` false, records are
@@ -26,7 +36,9 @@ neither checked nor indexed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlite_utils import Database
 
@@ -35,13 +47,16 @@ from server import duplicates as dup
 from server.store import duplicates as dup_q
 
 FLAG = "probable_duplicate"
+MERGE_EVERY = 256  # records: how often the recent typo-index rows join the big table
 
 
 @dataclass
 class Detection:
-    """What detection learnt about one record, kept until the row is stored."""
+    """What detection learnt about one record: made by ``prepare`` (pure work,
+    outside the write transaction), completed by ``detect``, used by ``record``."""
 
     form_id: str
+    rules: dup.Rules
     parts: dup.KeyParts | None
     day: int | None
     device: str | None
@@ -50,23 +65,41 @@ class Detection:
     values: list
     sig: bytes
     layout: int
-    variants: list[int]
+    summary: tuple[int, int] | None
+    typo_scope: int | None
+    deletions: list[tuple[str, int]]
     matches: list[dict] = field(default_factory=list)
 
 
 def rules_for(db: Database, form_id: str) -> dup.Rules:
-    return dup.Rules.from_dict(dup_q.get_rules(db, form_id))
+    return _parsed_rules(dup_q.get_rules_text(db, form_id))
 
 
-def detect(db: Database, model: FormModel | None, row: dict) -> Detection | None:
-    """Look for probable duplicates of ``row`` (not yet stored); flag it if any."""
-    if model is None or row["state"] != "current":
-        return None  # quarantined and conflicting records have their own queues
-    rules = rules_for(db, row["form_id"])
+@lru_cache(maxsize=64)
+def _parsed_rules(text: str | None) -> dup.Rules:
+    return dup.Rules.from_dict(json.loads(text) if text else None)  # Rules is frozen
+
+
+def prepare(db: Database, model: FormModel | None, form_id: str, data: dict, *,
+            origin: dict | None, device_id: str | None, user: str | None,
+            received_at: str | None) -> Detection | None:
+    """Describe a record for the rules, before the write lock is taken (reads the
+    form's rules; the rest is CPU work). None when detection does not apply."""
+    if model is None:
+        return None  # quarantined: checked when released (``check_released``)
+    rules = rules_for(db, form_id)
     if not rules.enabled:
         return None
-    det = describe(model, row, rules)
-    det.matches = _find(db, det, rules, row["logical_id"])
+    return describe(model, form_id, data, rules, origin=origin, device_id=device_id,
+                    user=user, received_at=received_at)
+
+
+def detect(db: Database, row: dict, det: Detection | None) -> Detection | None:
+    """Look for probable duplicates of ``row`` (not yet stored) as ``prepare``
+    described it; flag it if any. Runs inside the write transaction."""
+    if det is None or row["state"] != "current":
+        return None  # conflicting and quarantined records have their own queues
+    det.matches = _find(db, det, det.rules, row["logical_id"])
     if det.matches and FLAG not in row["flags"]:
         row["flags"].append(FLAG)
     return det
@@ -82,40 +115,54 @@ def record(db: Database, row: dict, det: Detection | None) -> None:
         key_norm=parts.key if parts else None, person_norm=parts.person if parts else None,
         round_norm=parts.round if parts else None, day=det.day, device_id=det.device,
         enumerator=det.enumerator, layout=det.layout, sig=det.sig,
-        variant_hashes=det.variants,
+        typo_scope=det.typo_scope, deletions=det.deletions, summary=det.summary,
     )
     for m in det.matches:
         dup_q.insert_match(db, row["id"], m["other_id"], det.form_id, m["reasons"],
                            m["similarity"])
+    if det.deletions and row["id"] % MERGE_EVERY == 0:
+        dup_q.merge_recent_deletions(db)
 
 
-def describe(model: FormModel, row: dict, rules: dup.Rules) -> Detection:
-    data = row["data"]
+def check_released(db: Database, model: FormModel, row: dict, data: dict,
+                   flags: list[str]) -> list[str]:
+    """Detection for a stored record released from quarantine (it was not checked
+    at ingest); returns its flags, with ``probable_duplicate`` if it matches."""
+    det = prepare(db, model, row["form_id"], data, origin=row.get("origin"),
+                  device_id=row.get("device_id"), user=row.get("submitted_by"),
+                  received_at=row.get("received_at"))
+    current = {**row, "state": "current", "flags": list(flags)}
+    det = detect(db, current, det)
+    record(db, current, det)
+    return current["flags"]
+
+
+def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
+             origin: dict | None = None, device_id: str | None = None,
+             user: str | None = None, received_at: str | None = None) -> Detection:
+    """The record as the rules see it (pure)."""
     parts = dup.key_parts(model, data, rules)
     flds = dup.compared_fields(model, rules)
     values = dup.answers_of(flds, data)
-    layout = dup.layout_id(flds)
-    origin = row.get("origin") or {}
+    sig = dup.signature(values)
+    origin = origin or {}
     day = dup.day_number(dup.value_at(data, rules.date_field)) \
         if rules.date_field in model.fields else None
-    variants = []
-    if parts:
-        variants = [dup.variant_hash(row["form_id"], parts.round, v)
-                    for v in sorted(dup.deletion_variants(parts.person))]
     return Detection(
-        form_id=row["form_id"], parts=parts,
-        day=day if day is not None else dup.day_number(row.get("received_at")),
-        device=origin.get("device_id") or row.get("device_id") or _text(data.get("deviceid")),
-        enumerator=origin.get("user") or row.get("submitted_by"),
-        fields=flds, values=values, sig=dup.signature(values), layout=layout,
-        variants=variants,
+        form_id=form_id, rules=rules, parts=parts,
+        day=day if day is not None else dup.day_number(received_at),
+        device=origin.get("device_id") or device_id or _text(data.get("deviceid")),
+        enumerator=origin.get("user") or user,
+        fields=flds, values=values, sig=sig, layout=dup.layout_id(flds),
+        summary=dup.summary(sig),
+        typo_scope=dup.typo_scope(form_id, parts.round) if parts else None,
+        deletions=dup.deletion_rows(parts.person) if parts else [],
     )
 
 
 def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> list[dict]:
     found: dict[int, dict] = {}      # other submission id -> reasons so far
-    probe = dup.SignatureProbe(det.sig)
-    limit, layout, minimum = rules.max_candidates, det.layout, rules.min_compared
+    limit, minimum = rules.max_candidates, rules.min_compared
 
     def entry(other_id: int) -> dict:
         return found.setdefault(other_id, {"other_id": other_id, "reasons": []})
@@ -132,22 +179,20 @@ def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> li
                 entry(cand["submission_id"])["reasons"].append({
                     "rule": "reinterview_too_close", "rounds": [parts.round, cand["round_norm"]],
                     "days": abs(det.day - cand["day"]), "window_days": rules.reinterview_days})
-        threshold = rules.typo_similarity
-        for sid, person, their_layout, sig in dup_q.by_variants(
-                db, det.variants, parts.round, parts.person, logical_id, limit):
-            if their_layout == layout:  # else: another form version, decide on the answers
-                est, both = probe.estimate(sig)
-                if both < minimum or est < threshold:
-                    continue
-            if dup.within_one_edit(parts.person, person or ""):
-                entry(sid)["_typo"] = [parts.person, person]
+        for sid, other in _typo_candidates(db, det, rules):
+            entry(sid)["_typo"] = [parts.person, other]
     if det.day is not None:
+        probe = None  # the byte signature, for forms of more than 64 compared fields
         window, threshold = rules.similar_window_days, rules.similar_threshold
-        for sid, device, enumerator, day, their_layout, sig in dup_q.near_in_time(
-                db, det.form_id, det.device, det.enumerator, det.day - window,
-                det.day + window, logical_id, limit):
-            if their_layout == layout:
-                est, both = probe.estimate(sig)
+        for sid, device, enumerator, day, their_layout, sig, answered, sketch in \
+                dup_q.near_in_time(db, det.form_id, det.device, det.enumerator,
+                                   det.day - window, det.day + window, logical_id, limit):
+            if their_layout == det.layout:
+                if det.summary is not None and answered is not None:
+                    est, both = dup.summary_estimate(det.summary, answered, sketch)
+                else:
+                    probe = probe or dup.SignatureProbe(det.sig)
+                    est, both = probe.estimate(sig)
                 if both < minimum or est < threshold:
                     continue
             entry(sid)["_near"] = {
@@ -157,16 +202,47 @@ def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> li
                 "days": abs(det.day - (day if day is not None else det.day))}
     if not found:
         return []
-    alive = dup_q.live(db, list(found))
-    return _confirm(db, det, rules, {k: v for k, v in found.items() if k in alive})
+    return _confirm(db, det, rules, found)
+
+
+def _typo_candidates(db: Database, det: Detection, rules: dup.Rules) -> list[tuple[int, str]]:
+    """(submission id, person key) of the records of the same round whose person
+    key is one edit from this one and whose answer summary does not rule out
+    ``typo_similarity``: the newest ``max_candidates`` of them."""
+    mine, layout = det.parts.person, det.layout
+    threshold, minimum = rules.typo_similarity, rules.min_compared
+    my_answered, my_sketch = det.summary or (None, None)
+    kept: dict[int, str] = {}
+    for variant, sid, deleted, their_layout, answered, sketch in dup_q.by_deletions(
+            db, det.typo_scope, [v for v, _ in det.deletions], rules.max_candidates):
+        if sid in kept:
+            continue
+        if answered is not None and my_answered is not None and their_layout == layout:
+            # dup.summary_estimate, inline: this loop sees dozens of neighbours per record
+            both_mask = my_answered & answered & _MASK64
+            both = both_mask.bit_count()
+            if both < minimum or \
+                    (both - ((my_sketch ^ sketch) & both_mask).bit_count()) / both < threshold:
+                continue  # most neighbours end here, without another lookup
+        other = dup.restore(variant, deleted)
+        if other != mine and dup.within_one_edit(mine, other):
+            kept[sid] = other
+    newest = sorted(kept, reverse=True)[:rules.max_candidates]
+    return [(sid, kept[sid]) for sid in newest]
+
+
+_MASK64 = (1 << 64) - 1
 
 
 def _confirm(db: Database, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:
-    """Exact similarity from the flat answers; keep what the rules still accept."""
-    stored = dup_q.answers_rows(db, det.form_id, [f.path for f in det.fields], list(found))
+    """Exact similarity from the flat answers of the live candidates; keep what
+    the rules still accept."""
+    stored = dup_q.confirm_rows(db, det.form_id, [f.path for f in det.fields], list(found))
     out = []
     for other_id, entry in found.items():
-        row = stored.get(other_id)
+        if other_id not in stored:
+            continue  # superseded, in conflict or resolved as a duplicate
+        row = stored[other_id]
         theirs = [dup.normalise_value(f, v) for f, v in zip(det.fields, row)] if row else []
         sim, both = dup.similarity(det.values, theirs) if row else (0.0, 0)
         enough = both >= rules.min_compared

@@ -47,7 +47,7 @@ class Rules:
     similar_window_days: int = 3           # ... within this many days of each other
     typo_similarity: float = 0.8           # case id one edit apart, same round
     min_compared: int = 10                 # fields both answered before similarity counts
-    max_candidates: int = 500              # per rule and record: a bound, not a sample
+    max_candidates: int = 100              # per rule and record: a bound, not a sample
 
     @classmethod
     def from_dict(cls, values: dict | None) -> Rules:
@@ -93,9 +93,11 @@ def _coerce(kind: type, name: str, value):
 
 def normalise_key_part(value) -> str:
     """Upper case, accents and everything but letters and digits removed."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
-    return _NOT_ALNUM.sub("", text)
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return _NOT_ALNUM.sub("", text.upper())
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class KeyParts:
 
 def key_parts(model: FormModel, data: dict, rules: Rules) -> KeyParts | None:
     """The record's normalised respondent key, or None (no key declared or a part empty)."""
-    paths = respondent_key_fields(model)
+    paths = _key_paths(model)
     if not paths:
         return None
     values = [value_at(data, p) for p in paths]
@@ -128,6 +130,14 @@ def key_parts(model: FormModel, data: dict, rules: Rules) -> KeyParts | None:
                     round=norm[round_at] if round_at is not None else "")
 
 
+def _key_paths(model: FormModel) -> list[str]:
+    """``respondent_key_fields``, kept on the model (a published version never changes)."""
+    paths = model.__dict__.get("_duplicate_key_paths")
+    if paths is None:
+        paths = model.__dict__["_duplicate_key_paths"] = respondent_key_fields(model)
+    return paths
+
+
 def deletion_variants(text: str) -> set[str]:
     """The text and every string made by deleting one character from it.
 
@@ -138,11 +148,30 @@ def deletion_variants(text: str) -> set[str]:
     return {text} | {text[:i] + text[i + 1:] for i in range(len(text))}
 
 
-def variant_hash(form_id: str, round_: str, variant: str) -> int:
-    """A signed 64-bit integer naming (form, round, variant) in the typo index
-    (two CRCs: cheap, stable across processes; a rare collision only brings a
-    candidate that the round and edit checks then drop)."""
-    data = f"{form_id}\x1f{round_}\x1f{variant}".encode()
+def deletion_rows(text: str) -> list[tuple[str, int]]:
+    """``deletion_variants`` with what was deleted: (variant, position * 256 +
+    code of the deleted character), ``-1`` for the text itself; one row per
+    distinct variant, so the typo index can give back the full key of a row
+    (``restore``) without another lookup. Keys are ASCII once normalised."""
+    rows = {text: -1}
+    for i in range(len(text)):
+        rows.setdefault(text[:i] + text[i + 1:], i * 256 + ord(text[i]))
+    return list(rows.items())
+
+
+def restore(variant: str, deleted: int) -> str:
+    """The key a typo-index row was made from (inverse of ``deletion_rows``)."""
+    if deleted < 0:
+        return variant
+    at = deleted >> 8
+    return variant[:at] + chr(deleted & 0xFF) + variant[at:]
+
+
+def typo_scope(form_id: str, round_: str) -> int:
+    """A signed 64-bit integer naming (form, round) in the typo index (two CRCs:
+    cheap and stable across processes; a collision between two of a store's few
+    scopes is vanishingly unlikely)."""
+    data = f"{form_id}\x1f{round_}".encode()
     value = (zlib.crc32(data) << 32) | zlib.adler32(data)
     return value - (1 << 64) if value >= (1 << 63) else value
 
@@ -189,17 +218,19 @@ def compared_fields(model: FormModel, rules: Rules) -> list[Field]:
     cache = model.__dict__.setdefault("_duplicate_fields", {})
     marker = (rules.date_field,)
     if marker not in cache:
-        skip = set(respondent_key_fields(model)) | {rules.date_field}
-        cache[marker] = [
+        skip = set(_key_paths(model)) | {rules.date_field}
+        cache[marker] = ComparedFields(
             f for f in model.questions()
             if f.kind == "question" and f.repeat is None and f.path not in skip
             and f.type not in EXCLUDED_TYPES and not f.readonly and not f.calculate
-        ]
+        )
     return cache[marker]
 
 
 def layout_id(flds: list[Field]) -> int:
     """A number naming the order of signature bytes (the compared fields)."""
+    if isinstance(flds, ComparedFields):
+        return flds.layout
     return zlib.crc32("\x1f".join(f.path for f in flds).encode())
 
 
@@ -231,13 +262,79 @@ def _number(value: float) -> str:
 
 
 def answers_of(flds: list[Field], data: dict) -> list[str | None]:
-    """A record's normalised answers to ``flds``, in order, read from its data."""
-    return [normalise_value(f, value_at(data, f.path)) for f in flds]
+    """A record's normalised answers to ``flds``, in order, read from its data
+    (the same as ``normalise_value`` of each ``value_at``, with paths split once)."""
+    plan = flds.plan if isinstance(flds, ComparedFields) else _read_plan(flds)
+    out = []
+    for fld, parts, plain_text in plan:
+        node = data
+        for part in parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None or isinstance(node, (dict, list)):
+            out.append(None)
+        elif plain_text and type(node) is str:
+            text = node.strip()  # the common case, inline
+            if "  " in text or "\t" in text or "\n" in text:
+                text = _SPACES.sub(" ", text)
+            out.append(text.casefold() or None)
+        else:
+            out.append(normalise_value(fld, node))
+    return out
+
+
+class ComparedFields(list):
+    """The compared fields of a form version, with how to read each (made once)."""
+
+    def __init__(self, flds):
+        super().__init__(flds)
+        self.plan = _read_plan(self)
+        self.layout = zlib.crc32("\x1f".join(f.path for f in self).encode())
+
+
+def _read_plan(flds: list[Field]) -> list[tuple[Field, tuple[str, ...], bool]]:
+    """(field, path parts, answer is plain text) for each field."""
+    return [(f, tuple(f.path.split("/")),
+             f.type not in ("int", "decimal") and not f.is_select_multiple) for f in flds]
 
 
 def signature(values: list[str | None]) -> bytes:
     """One byte per compared field: 0 unanswered, else 1..255 from a hash of the value."""
     return bytes(0 if v is None else zlib.crc32(v.encode()) % 255 + 1 for v in values)
+
+
+def summary(sig: bytes) -> tuple[int, int] | None:
+    """A 2 x 64-bit summary of a signature for the typo index: (answered, sketch),
+    bit i of each for compared field i: answered or not, and one bit of its hash.
+    None when the form compares more than 64 fields (no summary, every candidate
+    is then checked on its answers)."""
+    if len(sig) > 64:
+        return None
+    if not sig:
+        return 0, 0
+    answered = int(sig.translate(_ANSWERED_DIGIT)[::-1], 2)  # one binary digit per field
+    sketch = int(sig.translate(_LOW_BIT_DIGIT)[::-1], 2)
+    return _signed(answered), _signed(sketch)
+
+
+def summary_estimate(mine: tuple[int, int], answered: int, sketch: int) -> tuple[float, int]:
+    """(similarity, fields both answered) from two summaries; never below the true
+    similarity: equal answers have equal bits, so each differing bit is a differing
+    answer (about half of the differing answers show)."""
+    both_mask = (mine[0] & answered) & _MASK64
+    both = both_mask.bit_count()
+    if not both:
+        return 0.0, 0
+    differ = ((mine[1] ^ sketch) & both_mask).bit_count()
+    return (both - differ) / both, both
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+_ANSWERED_DIGIT = b"0" + b"1" * 255
+_LOW_BIT_DIGIT = bytes(b"01"[i & 1] for i in range(256))
+_MASK64 = (1 << 64) - 1
 
 
 class SignatureProbe:

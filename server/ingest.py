@@ -77,13 +77,18 @@ class _Prepared:
     content_hash: str
     model: FormModel | None
     assessment: Assessment
+    duplicates: dedup.Detection | None = None  # issue 7: described before the write lock
 
 
 def _prepare(db: Database, rec: dict, ctx: Context, models: dict) -> _Prepared:
     model = _model(db, models, rec["form_id"], rec["form_version"])
+    assessment = _assess(db, model, rec, ctx.received_at, _form_state(db, models, rec))
     return _Prepared(
-        rec=rec, content_hash=content_hash(rec), model=model,
-        assessment=_assess(db, model, rec, ctx.received_at, _form_state(db, models, rec)),
+        rec=rec, content_hash=content_hash(rec), model=model, assessment=assessment,
+        # issue 7: duplicate detection's CPU work (key, answer signature) done here too
+        duplicates=dedup.prepare(db, model, rec["form_id"], assessment.data,
+                                 origin=_origin(rec, ctx), device_id=ctx.device_id,
+                                 user=ctx.user, received_at=ctx.received_at),
     )
 
 
@@ -133,7 +138,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context) -> dict:
     # Probable duplicates (issue 7, server/dedup.py): a match adds the flag
     # "probable_duplicate" here, before the insert; dedup.record below stores
     # the record's respondent key and its matches once the row has an id.
-    duplicates = dedup.detect(db, model, row)
+    duplicates = dedup.detect(db, row, item.duplicates)
     if status == "created" and row["flags"]:
         status = "flagged"
     row["data_json"] = canonical_json(row["data"])
@@ -187,6 +192,7 @@ def reassess(db: Database, submission_id: int, model: FormModel) -> int:
     assess(db, model, assessment, row["received_at"])
     flags = [f for f in row["flags"] if f not in ("form_version_unknown",)]
     flags += [f for f in assessment.flags if f not in flags]
+    flags = dedup.check_released(db, model, row, assessment.data, flags)  # issue 7
     seq = subs_q.update(
         db, submission_id, state="current", data=assessment.data,
         findings=assessment.findings, scores=assessment.scores,

@@ -2,13 +2,14 @@
 the matches found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
-day range; typo variants) on ``respondent_keys`` alone, so its cost does not
-grow with the number of stored records. Whether a candidate is still live (a
-current record not resolved as a duplicate) is asked by ``live`` only for the
-few candidates the rules kept, by primary key. CROSS JOIN fixes the join order
-of the typo query: SQLite never reorders it, whatever its statistics say. Candidates are current
-records not already resolved as duplicates and not versions of the same
-logical record.
+day range; typo variants), one statement per rule and record, bounded by a
+LIMIT, so its cost grows neither with the number of stored records nor with
+how many records share a key. The typo index (``respondent_key_deletions``)
+holds what the typo rule needs (the deleted character, an answer summary), so
+it is read alone. Whether a candidate is still live (a current record not
+resolved as a duplicate) is asked, with its answers, only for the few
+candidates the rules kept, by primary key (``confirm_rows``). Candidates are
+not versions of the same logical record.
 """
 
 from __future__ import annotations
@@ -37,20 +38,35 @@ def _keys(rows) -> list[dict]:
 
 def insert_key(db: Database, submission_id: int, form_id: str, logical_id: str, *,
                key_norm, person_norm, round_norm, day, device_id, enumerator, layout: int,
-               sig: bytes, variant_hashes: list[int]) -> None:
+               sig: bytes, typo_scope: int | None = None,
+               deletions: list[tuple[str, int]] = (),
+               summary: tuple[int, int] | None = None) -> None:
+    """The record's row in ``respondent_keys`` and, given a typo scope, its
+    deletion rows (``server.duplicates.deletion_rows``) in the typo index."""
     conn = db.conn
+    answered, sketch = summary if summary else (None, None)
     conn.execute(
         "INSERT OR REPLACE INTO respondent_keys (submission_id, form_id, logical_id, key_norm, "
-        "person_norm, round_norm, day, device_id, enumerator, layout, sig) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "person_norm, round_norm, day, device_id, enumerator, layout, sig, answered, sketch) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
-         device_id, enumerator, layout, sig],
+         device_id, enumerator, layout, sig, answered, sketch],
     )
-    if variant_hashes:
+    if typo_scope is not None and deletions:
         conn.executemany(
-            "INSERT OR IGNORE INTO respondent_key_variants (h, submission_id) VALUES (?, ?)",
-            [(h, submission_id) for h in variant_hashes],
+            "INSERT OR REPLACE INTO respondent_key_deletions_recent (variant, scope, "
+            "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(v, typo_scope, submission_id, d, layout, answered, sketch)
+             for v, d in deletions],
         )
+
+
+def merge_recent_deletions(db: Database) -> None:
+    """Move the typo-index rows of recent records into the big table, in key order
+    (each of its pages is written once for many rows, not once per row)."""
+    db.conn.execute("INSERT OR REPLACE INTO respondent_key_deletions "
+                    "SELECT * FROM respondent_key_deletions_recent")
+    db.conn.execute("DELETE FROM respondent_key_deletions_recent")
 
 
 def key_of(db: Database, submission_id: int) -> dict | None:
@@ -62,14 +78,15 @@ def key_of(db: Database, submission_id: int) -> dict | None:
 def by_person(db: Database, form_id: str, person: str, logical_id: str,
               limit: int) -> list[dict]:
     return _keys(db.conn.execute(
-        _CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + _OTHER + "LIMIT ?",
+        _CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + _OTHER
+        + "ORDER BY k.submission_id DESC LIMIT ?",
         [form_id, person, logical_id, limit]).fetchall())
 
 
 def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: str | None,
                  lo: int, hi: int, logical_id: str, limit: int) -> list[tuple]:
-    """(submission_id, device_id, enumerator, day, layout, sig) of the records of the
-    same device or enumerator with a day in [lo, hi]."""
+    """(submission_id, device_id, enumerator, day, layout, sig, answered, sketch) of
+    the records of the same device or enumerator with a day in [lo, hi]."""
     terms, params = [], [form_id]
     if device_id:
         terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
@@ -79,26 +96,30 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
         params += [enumerator, lo, hi]
     if not terms:
         return []
-    sql = ("SELECT k.submission_id, k.device_id, k.enumerator, k.day, k.layout, k.sig "
+    sql = ("SELECT k.submission_id, k.device_id, k.enumerator, k.day, k.layout, k.sig, "
+           "k.answered, k.sketch "
            f"FROM respondent_keys k WHERE k.form_id = ? AND ({' OR '.join(terms)}) "
            + _OTHER + "LIMIT ?")
     return db.conn.execute(sql, params + [logical_id, limit]).fetchall()
 
 
-def by_variants(db: Database, hashes: list[int], round_norm: str, person_norm: str,
-                logical_id: str, limit: int) -> list[tuple]:
-    """(submission_id, person_norm, layout, sig) of the records of this round that
-    share a typo variant with ``person_norm`` but are another person key."""
-    if not hashes:
+def by_deletions(db: Database, scope: int, variants: list[str],
+                 per_variant: int) -> list[tuple]:
+    """(variant, submission_id, deleted, layout, answered, sketch) of the typo-index
+    rows of this scope (form and round) under any of ``variants``: for each
+    variant the newest first, at most ``per_variant`` times as many rows as
+    there are variants in all (a variant shared by thousands of records, like
+    a placeholder case id, cannot make one lookup read them all)."""
+    if not variants:
         return []
-    marks = ",".join("?" * len(hashes))
-    sql = ("SELECT k.submission_id, k.person_norm, k.layout, k.sig "
-           "FROM respondent_key_variants v "
-           "CROSS JOIN respondent_keys k ON k.submission_id = v.submission_id "
-           f"WHERE v.h IN ({marks}) AND k.round_norm = ? AND k.person_norm != ? "
-           + _OTHER + "LIMIT ?")
-    return db.conn.execute(sql, list(hashes) + [round_norm, person_norm, logical_id,
-                                                limit]).fetchall()
+    marks = ",".join("?" * len(variants))
+    arm = ("SELECT variant, submission_id, deleted, layout, answered, sketch FROM {} "
+           f"WHERE variant IN ({marks}) AND scope = ?")
+    return db.conn.execute(
+        arm.format("respondent_key_deletions") + " UNION ALL "
+        + arm.format("respondent_key_deletions_recent")
+        + " ORDER BY 1, 2 DESC LIMIT ?",
+        [*variants, scope, *variants, scope, per_variant * len(variants)]).fetchall()
 
 
 def live(db: Database, submission_ids: list[int]) -> set[int]:
@@ -112,18 +133,25 @@ def live(db: Database, submission_ids: list[int]) -> set[int]:
     return {r[0] for r in rows}
 
 
-def answers_rows(db: Database, form_id: str, paths: list[str],
-                 submission_ids: list[int]) -> dict[int, tuple]:
-    """Flat answers of some records (columns ``paths``), by submission id."""
-    if not submission_ids or not paths:
+def confirm_rows(db: Database, form_id: str, paths: list[str],
+                 submission_ids: list[int]) -> dict[int, tuple | None]:
+    """Of these records, the live ones (current, not resolved as duplicates) with
+    their flat answers (columns ``paths``; None when a record has no answers row),
+    by submission id: one query."""
+    if not submission_ids:
         return {}
     table = main_table(form_id)
     have = {r[1] for r in db.conn.execute(f"PRAGMA table_info({q(table)})").fetchall()}
-    cols = ", ".join(q(p) if p in have else "NULL" for p in paths)
+    if not have:
+        return {i: None for i in live(db, submission_ids)}
+    cols = ", ".join(f"a.{q(p)}" if p in have else "NULL" for p in paths) or "NULL"
     marks = ",".join("?" * len(submission_ids))
-    rows = db.conn.execute(f"SELECT submission_id, {cols} FROM {q(table)} "
-                           f"WHERE submission_id IN ({marks})", submission_ids).fetchall()
-    return {r[0]: r[1:] for r in rows}
+    rows = db.conn.execute(
+        f"SELECT s.id, a.submission_id, {cols} FROM submissions s "
+        f"LEFT JOIN {q(table)} a ON a.submission_id = s.id "
+        f"WHERE s.id IN ({marks}) AND s.state = 'current' AND s.review_state != 'duplicate'",
+        submission_ids).fetchall()
+    return {r[0]: (r[2:] if r[1] is not None else None) for r in rows}
 
 
 # Matches -------------------------------------------------------------------------
@@ -222,9 +250,15 @@ def row_filters(sql: str, params: list, alias: str, device, enumerator, since, u
 # Rules -----------------------------------------------------------------------------
 
 def get_rules(db: Database, form_id: str) -> dict | None:
+    text = get_rules_text(db, form_id)
+    return json.loads(text) if text else None
+
+
+def get_rules_text(db: Database, form_id: str) -> str | None:
+    """The form's stored rules as JSON text (None: the defaults)."""
     row = db.conn.execute("SELECT rules FROM duplicate_rules WHERE form_id = ?",
                           [form_id]).fetchone()
-    return json.loads(row[0]) if row else None
+    return row[0] if row else None
 
 
 def set_rules(db: Database, form_id: str, rules: dict, actor: str | None) -> None:

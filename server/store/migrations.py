@@ -363,3 +363,52 @@ def m0008_scoring_store(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX rescore_jobs_state ON rescore_jobs(state, id)")
+
+
+@migrations(name="0009_duplicate_typo_index")
+def m0009_duplicate_typo_index(db: Database) -> None:
+    # Probable duplicates (issue 7), a cheaper typo rule: the deletion
+    # neighbourhood of each person key kept in key order (records with close
+    # case ids write to the same pages, not to random ones), each row carrying
+    # what the rule needs to drop a neighbour without another lookup: the
+    # deleted character (to give back the full key) and a 2 x 64-bit answer
+    # summary (bit i: field i answered; one bit of its hash). Replaces the
+    # hashed respondent_key_variants; filled again from respondent_keys, which
+    # keeps the same summary (near-identical candidates are dropped with it).
+    from server import duplicates as dup  # pure functions, no database
+
+    # New rows go to a small ``_recent`` table first, moved over in key order
+    # every few hundred records: each commit then rewrites a few pages of it
+    # instead of some 200 random pages of the big one.
+    for table in ("respondent_key_deletions", "respondent_key_deletions_recent"):
+        db.execute(
+            f"""CREATE TABLE {table} (
+                variant TEXT NOT NULL,
+                scope INTEGER NOT NULL,
+                submission_id INTEGER NOT NULL,
+                deleted INTEGER NOT NULL,
+                layout INTEGER NOT NULL,
+                answered INTEGER,
+                sketch INTEGER,
+                PRIMARY KEY (variant, scope, submission_id DESC)
+            ) WITHOUT ROWID"""
+        )
+    db.execute("ALTER TABLE respondent_keys ADD COLUMN answered INTEGER")
+    db.execute("ALTER TABLE respondent_keys ADD COLUMN sketch INTEGER")
+    rows = db.execute(
+        "SELECT submission_id, form_id, round_norm, person_norm, layout, sig "
+        "FROM respondent_keys ORDER BY submission_id").fetchall()
+    insert = ("INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, "
+              "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    summaries, batch = [], []
+    for sid, form_id, round_norm, person, layout, sig in rows:
+        answered, sketch = dup.summary(sig) or (None, None)
+        summaries.append((answered, sketch, sid))
+        if person:
+            scope = dup.typo_scope(form_id, round_norm or "")
+            batch += [(v, scope, sid, d, layout, answered, sketch)
+                      for v, d in dup.deletion_rows(person)]
+    db.conn.executemany("UPDATE respondent_keys SET answered = ?, sketch = ? "
+                        "WHERE submission_id = ?", summaries)
+    db.conn.executemany(insert, batch)
+    db.execute("DROP TABLE respondent_key_variants")

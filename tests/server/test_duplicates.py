@@ -178,3 +178,86 @@ def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss):
     for sql, params in sqls:
         plan = " | ".join(r[3] for r in rss.execute(f"EXPLAIN QUERY PLAN {sql}", params or []))
         assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
+
+
+# The typo index: deletion rows with an answer summary, bounded lookups ------------
+
+def test_deletion_rows_give_back_the_key_they_were_made_from():
+    for key in ("GIN202400017", "AAB", "A", "GIN|2024"):
+        rows = dup.deletion_rows(key)
+        assert {v for v, _ in rows} == dup.deletion_variants(key)
+        assert all(dup.restore(v, d) == key for v, d in rows)
+
+
+def test_answer_summary_never_undershoots_the_exact_similarity():
+    import random
+    rng = random.Random(5)
+    for _ in range(500):
+        a = [rng.choice([None, "x", "y", "z", "w"]) for _ in range(36)]
+        b = [rng.choice([None, "x", "y", "z", "w"]) for _ in range(36)]
+        answered, sketch = dup.summary(dup.signature(b))
+        est, both = dup.summary_estimate(dup.summary(dup.signature(a)), answered, sketch)
+        exact, exact_both = dup.similarity(a, b)
+        assert both == exact_both and est >= exact
+
+
+def test_forms_comparing_more_than_64_fields_have_no_summary():
+    assert dup.summary(bytes(range(1, 66))) is None
+
+
+def test_typo_lookup_reads_a_bounded_number_of_rows_whatever_the_key(rss):
+    from server.store import duplicates as dup_q
+    review_rules(rss, "rss", {"max_candidates": 3})
+    for _ in range(12):  # a placeholder case id typed again and again
+        push(rss, build(BEST, case_id="UNKNOWN"))
+    deletions = dup.deletion_rows("UNKNOWN")
+    round_ = rss.execute("SELECT round_norm FROM respondent_keys LIMIT 1").fetchone()[0]
+    scope = dup.typo_scope("rss", round_)
+    rows = dup_q.by_deletions(rss, scope, [v for v, _ in deletions], 3)
+    assert 0 < len(rows) <= 3 * len(deletions)
+
+
+def test_a_typo_is_found_before_and_after_its_index_rows_are_merged(rss, monkeypatch):
+    from server import dedup
+    push(rss, build(BEST, interview_date="2026-01-02"))
+    typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
+                device="tablet-9", user="enum9")
+    assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
+    monkeypatch.setattr(dedup, "MERGE_EVERY", 1)
+    push(rss, build(WORST, case_id="GIN-2026-55555"))  # merges the recent rows
+    assert rss.execute("SELECT count(*) FROM respondent_key_deletions_recent").fetchone()[0] == 0
+    again = push(rss, build(BEST, case_id="GIN-2026-0017", interview_date="2026-02-21"),
+                 device="tablet-8", user="enum8")
+    assert "case_id_typo" in reasons(rss, again["instance_id"])
+
+
+# Other doors --------------------------------------------------------------------
+
+def test_a_record_released_from_quarantine_is_checked_for_duplicates(db):
+    from server.store import open_db
+    scratch = open_db(":memory:", migrate=True)
+    db.version = publish_builtin_rss(scratch)["version"]
+    scratch.close()
+    push(db, build(BEST))
+    second = push(db, build(BEST), device="tablet-2", user="enum2")
+    assert second["status"] == "flagged" and "form_version_unknown" in second["flags"]
+    publish_builtin_rss(db)  # releases both, oldest first
+    row = db.execute("SELECT state, flags FROM submissions WHERE instance_id = ?",
+                     [second["instance_id"]]).fetchone()
+    assert row[0] == "current" and FLAG in row[1]
+    assert reasons(db, second["instance_id"]) == ["same_key"]
+
+
+def test_hq_keeps_its_own_probable_duplicate_flag_when_an_office_forwards_an_update(rss):
+    push(rss, build(BEST), device="tablet-1", user="enum1")  # held by HQ already
+    rec = {"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+           "form_version": rss.version, "data": build(BEST), "flags": [],
+           "origin": {"device_id": "tablet-7", "user": "enum7", "office_seq": 1}}
+    first = ingest(rss, [rec], door="forward", user="office-a")[0]
+    assert FLAG in first["flags"]
+    update = {**rec, "review_state": "approved",
+              "origin": {**rec["origin"], "office_seq": 2}}
+    assert ingest(rss, [update], door="forward", user="office-a")[0]["status"] == "duplicate"
+    row = rss.execute("SELECT review_state, flags FROM submissions WHERE instance_id = ?",
+                      [rec["instance_id"]]).fetchone()
+    assert row[0] == "approved" and FLAG in row[1]
