@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 BUSY_TIMEOUT_MS = 10_000
+CACHE_KIB = 64 * 1024  # page cache per connection: the hot indexes of a big store
 
 
 def open_db(path: str | Path, *, migrate: bool = False) -> Database:
@@ -28,6 +29,7 @@ def open_db(path: str | Path, *, migrate: bool = False) -> Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     db = Database(conn)
     if migrate:
         from server.store.migrations import migrate as apply_migrations
