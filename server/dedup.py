@@ -20,11 +20,15 @@ The rules, each one indexed lookup (never a scan) bounded by
    least ``min_compared`` fields both answered) from the same device or the
    same enumerator within ``similar_window_days``, whatever the key says.
 4. ``case_id_typo``: a person key one edit away (insert, delete, substitute,
-   swap) in the same round, with answers at least ``typo_similarity`` equal.
-   Symmetric deletion: each key is stored with each single character deleted;
-   a lookup of the new key's deletions finds every key one edit away. Each
-   row carries an answer summary, so most neighbours (dense sequential case
-   ids have dozens) are dropped without reading them.
+   swap) in the same round, interviewed at most ``typo_days`` apart (the same
+   interview entered twice; the day received when there is no interview
+   date), with answers at least ``typo_similarity`` equal. Symmetric
+   deletion: each key is stored with each single character deleted, keyed
+   (variant, scope, day, ...); one range lookup of the new key's deletions
+   finds every key one edit away within the window and nothing else (dense
+   sequential case ids have dozens of neighbours over the whole survey, a few
+   within a month). Each row carries an answer summary, so most neighbours
+   are dropped without reading them.
 
 Signatures and summaries only ever over-estimate similarity: they pick
 candidates; the similarity stored is recomputed from the flat answers.
@@ -47,7 +51,6 @@ from server import duplicates as dup
 from server.store import duplicates as dup_q
 
 FLAG = "probable_duplicate"
-MERGE_EVERY = 256  # records: how often the recent typo-index rows join the big table
 
 
 @dataclass
@@ -120,8 +123,6 @@ def record(db: Database, row: dict, det: Detection | None) -> None:
     for m in det.matches:
         dup_q.insert_match(db, row["id"], m["other_id"], det.form_id, m["reasons"],
                            m["similarity"])
-    if det.deletions and row["id"] % MERGE_EVERY == 0:
-        dup_q.merge_recent_deletions(db)
 
 
 def check_released(db: Database, model: FormModel, row: dict, data: dict,
@@ -207,14 +208,18 @@ def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> li
 
 def _typo_candidates(db: Database, det: Detection, rules: dup.Rules) -> list[tuple[int, str]]:
     """(submission id, person key) of the records of the same round whose person
-    key is one edit from this one and whose answer summary does not rule out
+    key is one edit from this one, interviewed at most ``typo_days`` from it (the
+    same interview entered twice), and whose answer summary does not rule out
     ``typo_similarity``: the newest ``max_candidates`` of them."""
+    if det.day is None:
+        return []  # neither an interview date nor a received date: not indexed either
     mine, layout = det.parts.person, det.layout
     threshold, minimum = rules.typo_similarity, rules.min_compared
     my_answered, my_sketch = det.summary or (None, None)
     kept: dict[int, str] = {}
     for variant, sid, deleted, their_layout, answered, sketch in dup_q.by_deletions(
-            db, det.typo_scope, [v for v, _ in det.deletions], rules.max_candidates):
+            db, det.typo_scope, [v for v, _ in det.deletions], det.day - rules.typo_days,
+            det.day + rules.typo_days, rules.max_candidates):
         if sid in kept:
             continue
         if answered is not None and my_answered is not None and their_layout == layout:

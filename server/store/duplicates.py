@@ -52,21 +52,13 @@ def insert_key(db: Database, submission_id: int, form_id: str, logical_id: str, 
         [submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
          device_id, enumerator, layout, sig, answered, sketch],
     )
-    if typo_scope is not None and deletions:
+    if typo_scope is not None and deletions and day is not None:
         conn.executemany(
-            "INSERT OR REPLACE INTO respondent_key_deletions_recent (variant, scope, "
-            "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(v, typo_scope, submission_id, d, layout, answered, sketch)
+            "INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, day, "
+            "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(v, typo_scope, day, submission_id, d, layout, answered, sketch)
              for v, d in deletions],
         )
-
-
-def merge_recent_deletions(db: Database) -> None:
-    """Move the typo-index rows of recent records into the big table, in key order
-    (each of its pages is written once for many rows, not once per row)."""
-    db.conn.execute("INSERT OR REPLACE INTO respondent_key_deletions "
-                    "SELECT * FROM respondent_key_deletions_recent")
-    db.conn.execute("DELETE FROM respondent_key_deletions_recent")
 
 
 def key_of(db: Database, submission_id: int) -> dict | None:
@@ -103,23 +95,23 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
     return db.conn.execute(sql, params + [logical_id, limit]).fetchall()
 
 
-def by_deletions(db: Database, scope: int, variants: list[str],
+def by_deletions(db: Database, scope: int, variants: list[str], lo: int, hi: int,
                  per_variant: int) -> list[tuple]:
     """(variant, submission_id, deleted, layout, answered, sketch) of the typo-index
-    rows of this scope (form and round) under any of ``variants``: for each
-    variant the newest first, at most ``per_variant`` times as many rows as
-    there are variants in all (a variant shared by thousands of records, like
-    a placeholder case id, cannot make one lookup read them all)."""
+    rows of this scope (form and round) under any of ``variants`` with a day in
+    [lo, hi] (the key is (variant, scope, day, ...): only in-window rows are
+    read), in index order (per variant, the latest day first), at most ``per_variant`` times as many rows as there are
+    variants in all: no sort, the LIMIT stops the reads (a variant shared by
+    thousands of records in one window, like a placeholder case id, cannot make
+    one lookup read them all)."""
     if not variants:
         return []
     marks = ",".join("?" * len(variants))
-    arm = ("SELECT variant, submission_id, deleted, layout, answered, sketch FROM {} "
-           f"WHERE variant IN ({marks}) AND scope = ?")
     return db.conn.execute(
-        arm.format("respondent_key_deletions") + " UNION ALL "
-        + arm.format("respondent_key_deletions_recent")
-        + " ORDER BY 1, 2 DESC LIMIT ?",
-        [*variants, scope, *variants, scope, per_variant * len(variants)]).fetchall()
+        "SELECT variant, submission_id, deleted, layout, answered, sketch "
+        f"FROM respondent_key_deletions WHERE variant IN ({marks}) AND scope = ? "
+        "AND day BETWEEN ? AND ? LIMIT ?",
+        [*variants, scope, lo, hi, per_variant * len(variants)]).fetchall()
 
 
 def live(db: Database, submission_ids: list[int]) -> set[int]:

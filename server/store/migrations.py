@@ -412,3 +412,48 @@ def m0009_duplicate_typo_index(db: Database) -> None:
                         "WHERE submission_id = ?", summaries)
     db.conn.executemany(insert, batch)
     db.execute("DROP TABLE respondent_key_variants")
+
+
+@migrations(name="0010_duplicate_typo_index_by_day")
+def m0010_duplicate_typo_index_by_day(db: Database) -> None:
+    # The typo rule only looks for the same interview entered twice (rule
+    # ``typo_days``): the day (interview date, else the day received, as in
+    # respondent_keys) goes into the typo-index key after (variant, scope), so
+    # the lookup reads only the neighbours interviewed within the window, not
+    # every key one deletion away (dense sequential case ids have ~50). Rows
+    # without a day are not indexed (the rule needs one). Rebuilt from
+    # respondent_keys, which keeps the day and the answer summary.
+    # The ``_recent`` table (rows written there, merged in key order every 256
+    # records) goes: with one lookup instead of two per variant, writing to the
+    # big table directly measured the same at 100,000 stored (bench/dedup.py),
+    # without the merges.
+    from server import duplicates as dup  # pure functions, no database
+
+    db.execute("DROP TABLE respondent_key_deletions_recent")
+    db.execute("DROP TABLE respondent_key_deletions")
+    db.execute(
+        """CREATE TABLE respondent_key_deletions (
+            variant TEXT NOT NULL,
+            scope INTEGER NOT NULL,
+            day INTEGER NOT NULL,
+            submission_id INTEGER NOT NULL,
+            deleted INTEGER NOT NULL,
+            layout INTEGER NOT NULL,
+            answered INTEGER,
+            sketch INTEGER,
+            PRIMARY KEY (variant, scope, day DESC, submission_id DESC)
+        ) WITHOUT ROWID"""
+    )
+    rows = db.execute(
+        "SELECT submission_id, form_id, round_norm, person_norm, day, layout, answered, "
+        "sketch FROM respondent_keys WHERE person_norm IS NOT NULL AND day IS NOT NULL "
+        "ORDER BY submission_id").fetchall()
+    batch = []
+    for sid, form_id, round_norm, person, day, layout, answered, sketch in rows:
+        scope = dup.typo_scope(form_id, round_norm or "")
+        batch += [(v, scope, day, sid, d, layout, answered, sketch)
+                  for v, d in dup.deletion_rows(person)]
+    batch.sort()
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, day, submission_id, "
+        "deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)

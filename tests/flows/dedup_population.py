@@ -11,7 +11,8 @@ rounds of one person look alike but not identical). Then it plants duplicates:
 - ``near_identical``: a form filled again on the same device within two days
   (tablet crash) under another case id, a few answers differing;
 - ``case_id_typo``: the same interview entered by another enumerator with the
-  case id one keystroke off.
+  case id one keystroke off, dated within a few days of the original (0-3; the
+  rule only looks ``typo_days`` around the interview date).
 
 Each item is ``{"rec", "device", "user", "planted"}``, in ingest order (by
 interview date; a planted copy always after its original).
@@ -132,7 +133,7 @@ def _plant(model, rng, kind, orig, devices, choices, taken: set) -> dict:
         data["case_id"] = typo
         taken.add(typo)
         item = dict(orig, rec=_rec(model, data), device=f"tablet-{other_enum}",
-                    user=f"enum{other_enum}", day=day + timedelta(days=rng.randint(0, 30)))
+                    user=f"enum{other_enum}", day=day + timedelta(days=rng.randint(0, 3)))
     item["rec"]["data"]["interview_date"] = item["day"].isoformat()
     item["planted"] = kind
     return item

@@ -120,17 +120,41 @@ def test_different_people_on_one_device_the_same_day_are_not_flagged(rss):
 
 
 def test_case_id_one_keystroke_off_with_similar_answers_is_a_typo(rss):
-    push(rss, build(BEST, interview_date="2026-01-02"))
+    push(rss, build(BEST, interview_date="2026-02-10"))
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
                 device="tablet-9", user="enum9")
     assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
 
 
 def test_case_id_one_keystroke_off_with_other_answers_is_another_person(rss):
-    push(rss, build(BEST, interview_date="2026-01-02"))
+    push(rss, build(BEST, interview_date="2026-02-10"))
     neighbour = push(rss, build(WORST, case_id="GIN-2026-00018", interview_date="2026-02-20"),
                      device="tablet-9", user="enum9")
     assert FLAG not in neighbour["flags"]
+
+
+def test_case_id_typo_only_looks_typo_days_around_the_interview_date(rss):
+    push(rss, build(BEST, interview_date="2026-02-01"))
+    edge = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-15"),
+                device="tablet-9", user="enum9")  # 14 days: the same interview
+    assert reasons(rss, edge["instance_id"]) == ["case_id_typo"]
+    later = push(rss, build(BEST, case_id="GIN-2026-00019", interview_date="2026-03-01"),
+                 device="tablet-8", user="enum8")  # 28 days after its neighbour
+    assert "case_id_typo" not in reasons(rss, later["instance_id"])
+    review_rules(rss, "rss", {"typo_days": 30})
+    wider = push(rss, build(BEST, case_id="GIN-2026-0017", interview_date="2026-03-02"),
+                 device="tablet-7", user="enum7")  # 29 days from the first
+    assert "case_id_typo" in reasons(rss, wider["instance_id"])
+
+
+def test_case_id_typo_falls_back_to_the_day_received_without_an_interview_date(rss):
+    first = build(BEST)
+    first.pop("interview_date")
+    push(rss, first)
+    second = build(BEST, case_id="GIN-2026-00071")
+    second.pop("interview_date")
+    typo = push(rss, second, device="tablet-9", user="enum9")  # both received today
+    assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
 
 
 def test_duplicates_within_one_push_are_found(rss):
@@ -213,19 +237,17 @@ def test_typo_lookup_reads_a_bounded_number_of_rows_whatever_the_key(rss):
     deletions = dup.deletion_rows("UNKNOWN")
     round_ = rss.execute("SELECT round_norm FROM respondent_keys LIMIT 1").fetchone()[0]
     scope = dup.typo_scope("rss", round_)
-    rows = dup_q.by_deletions(rss, scope, [v for v, _ in deletions], 3)
+    rows = dup_q.by_deletions(rss, scope, [v for v, _ in deletions], -10**6, 10**6, 3)
     assert 0 < len(rows) <= 3 * len(deletions)
 
 
-def test_a_typo_is_found_before_and_after_its_index_rows_are_merged(rss, monkeypatch):
-    from server import dedup
-    push(rss, build(BEST, interview_date="2026-01-02"))
+def test_typo_rows_are_written_to_the_index_directly_and_found_at_once(rss):
+    push(rss, build(BEST, interview_date="2026-02-18"))
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
                 device="tablet-9", user="enum9")
     assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
-    monkeypatch.setattr(dedup, "MERGE_EVERY", 1)
-    push(rss, build(WORST, case_id="GIN-2026-55555"))  # merges the recent rows
-    assert rss.execute("SELECT count(*) FROM respondent_key_deletions_recent").fetchone()[0] == 0
+    assert not rss.execute("SELECT name FROM sqlite_master "
+                           "WHERE name = 'respondent_key_deletions_recent'").fetchall()
     again = push(rss, build(BEST, case_id="GIN-2026-0017", interview_date="2026-02-21"),
                  device="tablet-8", user="enum8")
     assert "case_id_typo" in reasons(rss, again["instance_id"])
@@ -261,3 +283,19 @@ def test_hq_keeps_its_own_probable_duplicate_flag_when_an_office_forwards_an_upd
     row = rss.execute("SELECT review_state, flags FROM submissions WHERE instance_id = ?",
                       [rec["instance_id"]]).fetchone()
     assert row[0] == "approved" and FLAG in row[1]
+
+
+def test_migration_0010_rebuilds_the_typo_index_keyed_by_day(rss):
+    from server.store.migrations import m0010_duplicate_typo_index_by_day
+    push(rss, build(BEST, interview_date="2026-02-10"))
+    push(rss, build(WORST, case_id="GIN-2026-00018", interview_date="2026-02-11"))
+    cols = ("variant, scope, day, submission_id, deleted, layout, answered, sketch")
+    held = sorted(rss.execute(f"SELECT {cols} FROM respondent_key_deletions").fetchall())
+    assert held and {r[2] for r in held} == {dup.day_number("2026-02-10"),
+                                             dup.day_number("2026-02-11")}
+    rss.execute("CREATE TABLE respondent_key_deletions_recent (x)")  # as after 0009
+    m0010_duplicate_typo_index_by_day(rss)  # drops both, refills from respondent_keys
+    assert sorted(rss.execute(f"SELECT {cols} FROM respondent_key_deletions").fetchall()) == held
+    typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-12"),
+                device="tablet-9", user="enum9")
+    assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
