@@ -1,0 +1,171 @@
+"""Benchmark: push RSS records over HTTP in batches, beside raw SQLite inserts.
+
+    .venv/bin/python bench/ingest.py [--records 5000] [--batch 250] [--runs 3]
+                                     [--prefill 0]
+
+Starts `fieldsync serve` (gunicorn, as deployed) on a free loopback port with a
+fresh store, pushes N synthetic RSS records through POST /api/v1/sync/push
+(validation, dedup, scoring and the flat answers projection all on), and prints
+records/s as the median of several runs. In the same run it inserts the same
+records as flat rows (one column per RSS field, one INSERT per row, WAL,
+synchronous=FULL, one transaction per batch) into a bare table as the baseline,
+and prints the ratio. --clients N pushes N tablets' batches at once, as when a
+supervisor syncs several tablets at the office.
+
+With --prefill K the store first receives K records through the same ingest
+function in-process (large batches, no HTTP), then the HTTP rate is measured on
+top of it, to show how the rate holds as the store grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from score import make_records  # noqa: E402  (bench/score.py)
+
+from forms.xlsform import convert_xlsform  # noqa: E402
+from server.ingest import ingest  # noqa: E402
+from server.store import open_db  # noqa: E402
+from server.serve import prepare_store  # noqa: E402
+from tests.helpers.live import LiveServer  # noqa: E402
+
+
+def rss_records(model, n: int, seed: int) -> list[dict]:
+    """N RSS records as tablets send them: interviews spread over eight weeks."""
+    version = model.version
+    rng = random.Random(seed)
+    start = datetime.date(2026, 9, 1)
+    out = []
+    for rec in make_records(model, n, seed=seed):
+        rec["data"]["case_id"] = f"GIN-{seed:02d}-{rng.randrange(10**8):08d}"
+        rec["data"]["interview_date"] = str(start + datetime.timedelta(days=rng.randrange(56)))
+        out.append({"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+                    "form_version": version, "deprecated_id": None, "data": rec["data"],
+                    "attachments": []})
+    return out
+
+
+def flat_row(record: dict, paths: list[str]) -> list:
+    """A record as one flat row: instance_id, then one value per field path."""
+    values = [record["instance_id"]]
+    for path in paths:
+        node = record["data"]
+        for part in path.split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        values.append(node)
+    return values
+
+
+def raw_insert_rate(records: list[dict], paths: list[str], batch: int, folder: Path) -> float:
+    """The same rows into a bare flat table (one column per RSS field), one INSERT
+    per row and one transaction per batch, WAL and synchronous=FULL: the floor
+    any durable ingest of these rows pays."""
+    path = folder / f"raw-{uuid.uuid4().hex}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    columns = ", ".join(f'"{p}"' for p in paths)
+    conn.execute(f"CREATE TABLE rss (instance_id TEXT PRIMARY KEY, {columns})")
+    sql = f"INSERT INTO rss VALUES ({', '.join('?' * (len(paths) + 1))})"
+    start = time.perf_counter()
+    for i in range(0, len(records), batch):
+        conn.execute("BEGIN")
+        for record in records[i:i + batch]:
+            conn.execute(sql, flat_row(record, paths))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(records) / elapsed
+
+
+def http_rate(server: LiveServer, token: str, records: list[dict], batch: int,
+              clients: int) -> float:
+    """Each batch is one tablet's outbox; ``clients`` tablets push at once."""
+    chunks = [records[i:i + batch] for i in range(0, len(records), batch)]
+
+    def push(index_chunk):
+        index, chunk = index_chunk
+        session = server.session(token)
+        body = {"device_id": f"tablet-{index}", "batch_id": str(uuid.uuid4()),
+                "submissions": chunk}
+        r = session.post(f"{server.url}/api/v1/sync/push", json=body, timeout=300)
+        r.raise_for_status()
+        statuses = {x["status"] for x in r.json()["results"]}
+        assert statuses <= {"created", "flagged"}, statuses
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(push, enumerate(chunks)))
+    return len(records) / (time.perf_counter() - start)
+
+
+def prefill(db_path: Path, model, count: int) -> None:
+    """Fill the store through the same ingest function (durability off while
+    filling only; the measured pushes run with synchronous=FULL)."""
+    db = open_db(db_path)
+    db.conn.execute("PRAGMA synchronous = OFF")
+    done, step = 0, 2000
+    while done < count:
+        n = min(step, count - done)
+        ingest(db, rss_records(model, n, seed=10_000 + done), door="sync",
+               device_id=f"prefill-{done // step}", user="bench")
+        done += n
+        if done % 50_000 == 0 or done == count:
+            print(f"  prefilled {done:,}/{count:,}", file=sys.stderr)
+    print(file=sys.stderr)
+    db.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=5000)
+    ap.add_argument("--batch", type=int, default=250)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--prefill", type=int, default=0)
+    ap.add_argument("--clients", type=int, default=1, help="tablets pushing at once")
+    args = ap.parse_args()
+    model = convert_xlsform((ROOT / "forms/builtin/rss.md").read_bytes(), "rss.md").model
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        db_path = folder / "bench.db"
+        prepare_store(str(db_path))
+        if args.prefill:
+            prefill(db_path, model, args.prefill)
+        server = LiveServer(db_path, workers=2).start()
+        try:
+            token = server.token_for("bench", "enumerator")
+            paths = [f.path for f in model.questions() if f.repeat is None]
+            fieldsync, raw = [], []
+            for run in range(args.runs):
+                records = rss_records(model, args.records, seed=run)
+                raw.append(raw_insert_rate(records, paths, args.batch, folder))
+                fieldsync.append(http_rate(server, token, records, args.batch, args.clients))
+                print(f"  run {run + 1}: fieldsync {fieldsync[-1]:,.0f}/s, "
+                      f"raw {raw[-1]:,.0f}/s", file=sys.stderr)
+        finally:
+            server.stop()
+    f, r = statistics.median(fieldsync), statistics.median(raw)
+    print(f"stored before: {args.prefill:,} records; pushed {args.records:,} x {args.runs} "
+          f"runs in batches of {args.batch} from {args.clients} client(s); "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"fieldsync push over HTTP: {f:,.0f} records/s (median)")
+    print(f"raw SQLite insert:        {r:,.0f} rows/s (median)")
+    print(f"ratio: {f / r:.2f}")
+
+
+if __name__ == "__main__":
+    main()
