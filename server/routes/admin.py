@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from server import accounts
 from server.auth import actor, requires
 from server.routes.forms import load_json
+from server.routes.params import int_arg
 from server.store import audit
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
@@ -48,6 +49,5 @@ def revoke_tokens(name):
 @bp.get("/audit")
 @requires("audit.read")
 def audit_log():
-    limit = min(int(request.args.get("limit", 100)), 1000) if request.args.get(
-        "limit", "100").isdigit() else 100
+    limit = int_arg("limit", 100, 1000)
     return {"entries": audit.entries(g.db, request.args.get("action"), limit)}

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 from server import outbox
 from server.auth import actor, requires
 from server.routes.forms import load_json
+from server.routes.params import int_arg
 
 bp = Blueprint("outbox", __name__, url_prefix="/api/v1")
 
@@ -19,8 +20,7 @@ class RetrySchema(Schema):
 @bp.get("/outbox")
 @requires("outbox.manage")
 def status():
-    limit = request.args.get("limit", "100")
-    limit = min(int(limit), 1000) if limit.isdigit() else 100
+    limit = int_arg("limit", 100, 1000)
     return {**outbox.outbox_status(g.db),
             "dead_letters": outbox.outbox_list(g.db, limit=limit,
                                                state=request.args.get("state"))}

@@ -11,8 +11,8 @@ from marshmallow import Schema, fields, validate
 
 from server import review
 from server.auth import actor, requires
-from server.errors import FieldsyncError
 from server.routes.forms import load_json
+from server.routes.params import int_arg
 
 bp = Blueprint("review", __name__, url_prefix="/api/v1")
 
@@ -36,7 +36,7 @@ class ResolveSchema(Schema):
 def queue():
     return review.review_queue(
         g.db, request.args.get("kind", "flagged"), state=request.args.get("state", "open"),
-        after=_int_arg("after", 0), limit=_int_arg("limit", 100), **_filters())
+        after=int_arg("after", 0), limit=int_arg("limit", 100), **_filters())
 
 
 @bp.get("/review/submissions/<path:instance_id>")
@@ -56,8 +56,8 @@ def set_review(instance_id):
 @requires("submissions.review")
 def duplicates():
     return review.review_duplicates(
-        g.db, status=request.args.get("status", "open"), after=_int_arg("after", 0),
-        limit=_int_arg("limit", 100), **_filters())
+        g.db, status=request.args.get("status", "open"), after=int_arg("after", 0),
+        limit=int_arg("limit", 100), **_filters())
 
 
 @bp.post("/duplicates/<int:match_id>/resolve")
@@ -72,12 +72,3 @@ def _filters() -> dict:
     return {"form_id": args.get("form_id") or args.get("form"), "device": args.get("device"),
             "enumerator": args.get("enumerator"), "since": args.get("since"),
             "until": args.get("until")}
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise FieldsyncError("bad_request", f"'{name}' must be a non-negative integer.")
-    return int(raw)

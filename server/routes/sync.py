@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 from server.auth import actor, requires
 from server.errors import FieldsyncError
 from server.ingest import change_record, ingest
+from server.routes.params import int_arg
 from server.store import submissions as subs_q
 from sync.protocol import load_batch
 
@@ -64,8 +65,8 @@ def get_attachment(sha256):
 @bp.get("/changes")
 @requires("submissions.read")
 def changes():
-    since = _int_arg("since", 0)
-    limit = min(_int_arg("limit", 100), MAX_CHANGES)
+    since = int_arg("since", 0)
+    limit = int_arg("limit", 100, MAX_CHANGES)
     rows = subs_q.changes(g.db, since, limit, request.args.get("form_id"))
     return {
         "changes": [change_record(r) for r in rows],
@@ -96,15 +97,6 @@ def get_submission(instance_id):
 def quarantine():
     rows = subs_q.quarantined(g.db, request.args.get("form_id"))
     return {"submissions": [change_record(r) for r in rows]}
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise FieldsyncError("bad_request", f"'{name}' must be a non-negative integer.")
-    return int(raw)
 
 
 def _json_body():

@@ -180,3 +180,13 @@ def test_flat_answers_table_holds_one_row_per_submission_and_repeats(srv):
         db.close()
     assert row == [("C9", 41)]
     assert reps == [("1", 3), ("2", 40)]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/changes?since=abc", "/api/v1/changes?limit=-5",
+                                  "/api/v1/audit?limit=lots", "/api/v1/review/queue?after=x"])
+def test_malformed_paging_parameter_is_a_400_naming_it(srv, path):
+    r = srv.admin.get(srv.url + path)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_request"
+    name = path.split("?")[1].split("=")[0]
+    assert f"'{name}'" in r.json()["error"]["message"]
