@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from forms.errors import FormsError
-from forms.expressions import check_form
+from forms.expressions import require_evaluable
 from forms.instance import instance_to_record
 from forms.model import FormModel, compile_xform
 from forms.validate import validate_record
@@ -50,15 +50,7 @@ def load_form(form_path) -> FormModel:
         model = _compile_xform(source, path)
     else:
         model = convert_xlsform(source, path.name).model
-    problems = check_form(model)
-    if problems:
-        first = problems[0]
-        raise FormsError(
-            "xlsform_expression_unsupported",
-            f"The form has {len(problems)} expression problem(s); first, on '{first['path']}' "
-            f"({first['attribute']}): {first['message']}",
-            {"errors": problems},
-        )
+    require_evaluable(model)
     return model
 
 

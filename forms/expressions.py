@@ -159,6 +159,24 @@ def check_form(model: FormModel) -> list[dict]:
     return problems
 
 
+def require_evaluable(model: FormModel) -> None:
+    """Raise ``xlsform_expression_unsupported`` naming every field and attribute
+    whose expression fieldsync cannot evaluate (``check_form``); used at publish
+    and by `fieldsync forms check`."""
+    problems = check_form(model)
+    if not problems:
+        return
+    first = problems[0]
+    raise FormsError(
+        "xlsform_expression_unsupported",
+        f"The form has {len(problems)} expression(s) fieldsync cannot evaluate; the "
+        f"first, in the {first['attribute']} of '{first['path']}': {first['message']}",
+        {"errors": [{"sheet": "survey", "row": None, "path": p["path"], "name": p["path"],
+                     "attribute": p["attribute"], "message": p["message"]}
+                    for p in problems]},
+    )
+
+
 def _path_problem(model: FormModel, names: tuple[str, ...]) -> str | None:
     shown = "/" + "/".join(names)
     if not names or names[0] != model.root:

@@ -16,8 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 import scoring
-from forms.errors import FormsError
-from forms.expressions import check_form
+from forms.expressions import require_evaluable
 from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
 from server import answers
@@ -143,17 +142,7 @@ def _check(db: Database, compiled: CompiledForm) -> None:
 
     Errors name the field and attribute (expressions) or the spec's sheet and row.
     """
-    problems = check_form(compiled.model)
-    if problems:
-        first = problems[0]
-        raise FormsError(
-            "xlsform_expression_unsupported",
-            f"The form has {len(problems)} expression(s) fieldsync cannot evaluate; the "
-            f"first, in the {first['attribute']} of '{first['path']}': {first['message']}",
-            {"errors": [{"sheet": "survey", "row": None, "name": p["path"],
-                         "attribute": p["attribute"], "message": p["message"]}
-                        for p in problems]},
-        )
+    require_evaluable(compiled.model)
     declared = scoring.declared_spec_version(compiled.model)
     if declared:
         # The spec the form names must exist (stored or installed) and fit it.
