@@ -30,15 +30,24 @@ class Assessment:
     flags: list[str] = field(default_factory=list)
 
 
-def assess(db: Database, model: FormModel, assessment: Assessment, received_at: str) -> None:
-    """Normalise the answers' shape, validate them and score them."""
+_LOOK_UP = object()
+
+
+def assess(db: Database, model: FormModel, assessment: Assessment, received_at: str,
+           spec=_LOOK_UP) -> None:
+    """Normalise the answers' shape, validate them and score them.
+
+    ``spec`` is the scoring spec when the caller already looked it up (ingest
+    does once per batch); by default it is looked up here.
+    """
     assessment.data = normalize_data(model, assessment.data)
     now = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
     findings = validate_record(model, assessment.data, now=now, normalized=True)
     assessment.findings = [f.to_dict() for f in findings]
     if any(f.severity == "error" for f in findings):
         assessment.flags.append("invalid")
-    spec = spec_for(db, model)
+    if spec is _LOOK_UP:
+        spec = spec_for(db, model)
     if spec is not None:
         result = scoring.score_record(spec, model, assessment.data)
         assessment.scores = {"scores": result["scores"], "indicators": result["indicators"]}

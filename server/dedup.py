@@ -85,12 +85,13 @@ def _parsed_rules(text: str | None) -> dup.Rules:
 
 def prepare(db: Database, model: FormModel | None, form_id: str, data: dict, *,
             origin: dict | None, device_id: str | None, user: str | None,
-            received_at: str | None) -> Detection | None:
+            received_at: str | None, rules: dup.Rules | None = None) -> Detection | None:
     """Describe a record for the rules, before the write lock is taken (reads the
-    form's rules; the rest is CPU work). None when detection does not apply."""
+    form's rules unless given; the rest is CPU work). None when detection does
+    not apply."""
     if model is None:
         return None  # quarantined: checked when released (``check_released``)
-    rules = rules_for(db, form_id)
+    rules = rules or rules_for(db, form_id)
     if not rules.enabled:
         return None
     return describe(model, form_id, data, rules, origin=origin, device_id=device_id,

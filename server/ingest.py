@@ -13,6 +13,7 @@ edits a version that is no longer current is stored and flagged.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
@@ -20,7 +21,7 @@ from sqlite_utils import Database
 from forms.model import FormModel
 from server import answers, dedup, hq, rescore
 from server.assess import Assessment, assess
-from server.formcache import model_for
+from server.formcache import model_for, spec_for
 from server.store import forms as forms_q
 from server.store import submissions as subs_q
 from server.store.clock import utcnow
@@ -55,14 +56,16 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
         raise ValueError(f"unknown door {door!r}")
     ctx = Context(door=door, user=user, device_id=device_id, batch_id=batch_id,
                   office=office)
-    models: dict[tuple[str, str], FormModel | None] = {}
-    # Validation and scoring are CPU work: done before the write lock is taken,
-    # so several web workers assess in parallel and only the writes serialise.
-    prepared = [_prepare(db, rec, ctx, models) for rec in records]
+    batch = _Batch(db, ctx)
+    # Validation, scoring and encoding are CPU work: done before the write lock
+    # is taken, so several web workers prepare in parallel and only the writes
+    # serialise.
+    prepared = [_prepare(db, rec, ctx, batch) for rec in records]
     with write_transaction(db):
         for sha256, data in (blobs or {}).items():
             subs_q.put_blob(db, sha256, data)
-        results = [_ingest_one(db, item, ctx) for item in prepared]
+        specs: dict[int, object] = {}  # the spec each model is scored with, read once
+        results = [_ingest_one(db, item, ctx, specs) for item in prepared]
         if batch_id and device_id:
             counts: dict[str, int] = {}
             for r in results:
@@ -71,28 +74,77 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
     return results
 
 
+class _Batch:
+    """What every record of a batch shares, looked up once: form models and
+    states, scoring specs, duplicate rules, and the batch's own provenance."""
+
+    def __init__(self, db: Database, ctx: Context):
+        self.db = db
+        self.cache: dict = {}
+        self.origin = _origin({}, ctx)
+        self.origin_json = canonical_origin(self.origin)
+
+    def _get(self, key, make):
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+    def model(self, form_id: str, version: str) -> FormModel | None:
+        return self._get(("model", form_id, version), lambda: model_for(self.db, form_id, version))
+
+    def form_state(self, form_id: str) -> str | None:
+        def state():
+            form = forms_q.get_form(self.db, form_id)
+            return form["state"] if form else None
+        return self._get(("state", form_id), state)
+
+    def spec(self, model: FormModel):
+        return self._get(("spec", id(model)), lambda: spec_for(self.db, model))
+
+    def rules(self, form_id: str):
+        return self._get(("rules", form_id), lambda: dedup.rules_for(self.db, form_id))
+
+
 @dataclass
 class _Prepared:
     rec: dict
     content_hash: str
     model: FormModel | None
     assessment: Assessment
+    origin: dict
+    origin_json: str
+    data_json: str               # the stored data's canonical JSON text
+    findings_json: str
+    scores_json: tuple[str, str, str] | None
     duplicates: dedup.Detection | None = None  # issue 7: described before the write lock
 
 
-def _prepare(db: Database, rec: dict, ctx: Context, models: dict) -> _Prepared:
-    model = _model(db, models, rec["form_id"], rec["form_version"])
-    assessment = _assess(db, model, rec, ctx.received_at, _form_state(db, models, rec))
+def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
+    model = batch.model(rec["form_id"], rec["form_version"])
+    assessment = _assess(db, model, rec, ctx.received_at, batch)
+    sent_json = canonical_json(rec["data"])
+    # Usually the data arrives in the instance's shape and normalising changes
+    # nothing: the text hashed is then the text stored.
+    data_json = sent_json if assessment.data == rec["data"] else canonical_json(assessment.data)
+    if ctx.door == "forward" and rec.get("origin"):
+        origin = _origin(rec, ctx)
+        origin_json = canonical_origin(origin)
+    else:
+        origin, origin_json = batch.origin, batch.origin_json
     return _Prepared(
-        rec=rec, content_hash=content_hash(rec), model=model, assessment=assessment,
+        rec=rec, content_hash=content_hash(rec, sent_json), model=model,
+        assessment=assessment, origin=origin, origin_json=origin_json, data_json=data_json,
+        findings_json=json.dumps(assessment.findings),
+        scores_json=rescore.scores_text(assessment.scores) if assessment.scores else None,
         # issue 7: duplicate detection's CPU work (key, answer signature) done here too
-        duplicates=dedup.prepare(db, model, rec["form_id"], assessment.data,
-                                 origin=_origin(rec, ctx), device_id=ctx.device_id,
-                                 user=ctx.user, received_at=ctx.received_at),
+        duplicates=dedup.prepare(db, model, rec["form_id"], assessment.data, origin=origin,
+                                 device_id=ctx.device_id, user=ctx.user,
+                                 received_at=ctx.received_at,
+                                 rules=batch.rules(rec["form_id"]) if model else None),
     )
 
 
-def _ingest_one(db: Database, item: _Prepared, ctx: Context) -> dict:
+def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict) -> dict:
     rec, chash, model = item.rec, item.content_hash, item.model
     earlier = subs_q.by_instance(db, rec["instance_id"])
     same = next((row for row in earlier if row["content_hash"] == chash), None)
@@ -111,15 +163,19 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context) -> dict:
         "deprecated_id": rec.get("deprecated_id"),
         "content_hash": chash,
         "data": assessment.data,
+        "data_json": item.data_json,
         "raw": rec.get("raw_xml"),
         "raw_format": "xml" if rec.get("raw_xml") else "json",
         "state": "current" if model is not None else "quarantined",
         "flags": list(assessment.flags),
         "findings": assessment.findings,
+        "findings_json": item.findings_json,
         "scores": assessment.scores,
+        "scores_json": item.scores_json,
         "scoring_version": assessment.scoring_version,
         "review_state": rec.get("review_state") if ctx.door == "forward" else None,
-        "origin": _origin(rec, ctx),
+        "origin": item.origin,
+        "origin_json": item.origin_json,
         "device_id": ctx.device_id,
         "submitted_by": ctx.user,
         "received_at": ctx.received_at,
@@ -141,11 +197,12 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context) -> dict:
     duplicates = dedup.detect(db, row, item.duplicates)
     if status == "created" and row["flags"]:
         status = "flagged"
-    row["data_json"] = canonical_json(row["data"])
     row["id"], row["seq"] = subs_q.insert(db, row)
     dedup.record(db, row, duplicates)  # issue 7
     # Scoring store (issue 6): keep the scores under their spec version too.
-    rescore.record_scores(db, row, model)
+    if model is not None and id(model) not in specs:
+        specs[id(model)] = rescore.current_spec(db, model)
+    rescore.record_scores(db, row, model, specs.get(id(model)) if model else None)
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
         row.update(hq.apply_forwarded_state(db, row, rec))
     missing = _link_attachments(db, row["id"], rec, model)
@@ -174,14 +231,14 @@ def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
 
 
 def _assess(db: Database, model: FormModel | None, rec: dict, received_at: str,
-            form_state: str | None) -> Assessment:
+            batch: _Batch) -> Assessment:
     assessment = Assessment(data=rec["data"])
     if model is None:
         assessment.flags.append("form_version_unknown")
         return assessment
-    if form_state == "closed":
+    if batch.form_state(rec["form_id"]) == "closed":
         assessment.flags.append("form_closed")
-    assess(db, model, assessment, received_at)
+    assess(db, model, assessment, received_at, spec=batch.spec(model))
     return assessment
 
 
@@ -212,21 +269,6 @@ def release_quarantine(db: Database, form_id: str, version: str, model: FormMode
     return len(rows)
 
 
-def _form_state(db: Database, cache: dict, rec: dict) -> str | None:
-    key = ("state", rec["form_id"])
-    if key not in cache:
-        form = forms_q.get_form(db, rec["form_id"])
-        cache[key] = form["state"] if form else None
-    return cache[key]
-
-
-def _model(db: Database, cache: dict, form_id: str, version: str) -> FormModel | None:
-    key = (form_id, version)
-    if key not in cache:
-        cache[key] = model_for(db, form_id, version)
-    return cache[key]
-
-
 def _origin(rec: dict, ctx: Context) -> dict:
     here = {"door": ctx.door, "device_id": ctx.device_id, "user": ctx.user,
             "office": ctx.office, "batch_id": ctx.batch_id, "received_at": ctx.received_at}
@@ -236,28 +278,38 @@ def _origin(rec: dict, ctx: Context) -> dict:
     return {k: v for k, v in here.items() if v is not None}
 
 
+def canonical_origin(origin: dict) -> str:
+    """The origin column's text (sorted keys, as ``subs_q.insert`` would write it)."""
+    return json.dumps(origin, sort_keys=True)
+
+
 def _link_attachments(db: Database, submission_id: int, rec: dict,
                       model: FormModel | None = None) -> list[str]:
     """Link the attachments a record names; returns the names not yet received."""
     listed = rec.get("attachments") or []
+    named = _binary_names(model, rec["data"]) if model is not None else []
+    if not listed and not named:
+        return []  # most records: no photo, no audio
     for att in listed:
         subs_q.link_attachment(db, submission_id, att["name"], att.get("sha256"),
                                att.get("size"))
     held = subs_q.held_blobs(db, [a["sha256"] for a in listed if a.get("sha256")])
     missing = [a["name"] for a in listed if a.get("sha256") not in held]
     listed_names = {a["name"] for a in listed}
-    if model is not None:
-        for name in _binary_names(model, rec["data"]):
-            if name not in listed_names:
-                subs_q.link_attachment(db, submission_id, name, None, None)
-                missing.append(name)
+    for name in named:
+        if name not in listed_names:
+            subs_q.link_attachment(db, submission_id, name, None, None)
+            missing.append(name)
     return missing
 
 
 def _binary_names(model: FormModel, data: dict) -> list[str]:
     """File names the record's upload questions (photos, audio, files) refer to."""
     names: list[str] = []
-    binary_paths = {f.path for f in model.questions() if f.type == "binary"}
+    binary_paths = model.__dict__.get("_binary_paths")
+    if binary_paths is None:  # kept on the (cached, immutable) model
+        binary_paths = {f.path for f in model.questions() if f.type == "binary"}
+        model.__dict__["_binary_paths"] = binary_paths
     if not binary_paths:
         return names
 

@@ -36,33 +36,54 @@ DEFAULT_BATCH = 1000
 Progress = Callable[[dict], None]
 
 
-def record_scores(db: Database, row: dict, model: FormModel | None) -> None:
+def current_spec(db: Database, model: FormModel):
+    """The spec ``model`` is scored with now, None if none fits (read it inside the
+    write transaction: a spec published since the record was assessed counts)."""
+    try:
+        return spec_for(db, model)
+    except scoring.ScoringError:
+        return None
+
+
+def record_scores(db: Database, row: dict, model: FormModel | None, spec=None) -> None:
     """Keep a just-inserted record's scores under their spec version; called by
-    ingest inside its write transaction. A record assessed before a spec was
-    published but stored after it (so after the rescoring job's last row) is
-    scored with the new spec here, and its row gets a new seq."""
+    ingest inside its write transaction with ``current_spec`` (read once per
+    batch). A record assessed before a spec was published but stored after it
+    (so after the rescoring job's last row) is scored with the new spec here,
+    and its row gets a new seq."""
     if model is None or row["state"] == "quarantined":
         return
-    try:
-        spec = spec_for(db, model)
-    except scoring.ScoringError:
-        spec = None
     if spec is not None and spec.version != row["scoring_version"]:
         result = scoring.score_record(spec, model, row["data"])
         row["scores"] = {"scores": result["scores"], "indicators": result["indicators"]}
         row["scoring_version"] = spec.version
+        row["scores_json"] = None  # the text encoded at assessment is stale now
         row["seq"] = subs_q.update(db, row["id"], scores=row["scores"],
                                    scoring_version=spec.version)
-    keep_scores(db, row["id"], row["scoring_version"], row["scores"])
+    keep_scores(db, row["id"], row["scoring_version"], row["scores"],
+                row.get("scores_json"))
 
 
 def keep_scores(db: Database, submission_id: int, scoring_version: str | None,
-                scores: dict | None) -> None:
-    """Keep scores (``{"scores", "indicators"}``) under their spec version."""
+                scores: dict | None, encoded: tuple[str, str, str] | None = None) -> None:
+    """Keep scores (``{"scores", "indicators"}``) under their spec version.
+
+    ``encoded`` is ``scores_text(scores)`` when the caller already has it."""
     if scoring_version is None or scores is None:
         return
-    scores_q.put_scores(db, [(submission_id, scoring_version, json.dumps(scores["scores"]),
-                              json.dumps(scores["indicators"]), utcnow())])
+    _, scores_json, indicators_json = encoded or scores_text(scores)
+    scores_q.put_scores(db, [(submission_id, scoring_version, scores_json,
+                              indicators_json, utcnow())])
+
+
+def scores_text(scores: dict) -> tuple[str, str, str]:
+    """``{"scores", "indicators"}`` as JSON text: the whole (the submission row's
+    column), the scores and the indicators (the by-version table's columns);
+    encoded once, the whole built around the parts."""
+    scores_json = json.dumps(scores["scores"])
+    indicators_json = json.dumps(scores["indicators"])
+    return (f'{{"scores": {scores_json}, "indicators": {indicators_json}}}',
+            scores_json, indicators_json)
 
 
 def enqueue(db: Database, form_id: str, scoring_version: str,

@@ -114,15 +114,21 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def content_hash(record: dict) -> str:
+def content_hash(record: dict, data_json: str | None = None) -> str:
     """Hash of what makes two sends the same record: form, version, edit link and
     data. Attachments are not part of it: the data names them, and their bytes
     may arrive later or in parts (OpenRosa split uploads) without making the
-    record a different one."""
-    body = {
-        "form_id": record["form_id"],
-        "form_version": record["form_version"],
-        "deprecated_id": record.get("deprecated_id"),
-        "data": record["data"],
-    }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    record a different one.
+
+    ``data_json`` is ``canonical_json(record["data"])`` when the caller already
+    has it (ingest stores that text too): the hash is then built around it
+    instead of encoding the data a second time. Same bytes, same hash.
+    """
+    if data_json is None:
+        data_json = canonical_json(record["data"])
+    # canonical_json of {"data", "deprecated_id", "form_id", "form_version"}:
+    # the keys are already in sorted order.
+    text = (f'{{"data":{data_json},"deprecated_id":{canonical_json(record.get("deprecated_id"))},'
+            f'"form_id":{canonical_json(record["form_id"])},'
+            f'"form_version":{canonical_json(record["form_version"])}}}')
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -63,8 +63,13 @@ def history(db: Database, logical_id: str) -> list[dict]:
 
 
 def insert(db: Database, rec: dict) -> tuple[int, int]:
-    """Insert a submission row; returns (id, seq)."""
+    """Insert a submission row; returns (id, seq).
+
+    ``data_json`` is the data's JSON text; ``findings_json``, ``origin_json`` and
+    ``scores_json`` (``rescore.scores_text``), when present, are the other
+    columns' text already encoded outside the write transaction."""
     seq = next_seq(db)
+    scores_json = rec.get("scores_json")
     cur = db.execute(
         "INSERT INTO submissions (instance_id, logical_id, form_id, form_version, "
         "deprecated_id, content_hash, data, raw, raw_format, state, flags, findings, scores, "
@@ -74,11 +79,13 @@ def insert(db: Database, rec: dict) -> tuple[int, int]:
             rec["instance_id"], rec["logical_id"], rec["form_id"], rec["form_version"],
             rec.get("deprecated_id"), rec["content_hash"], rec["data_json"], rec.get("raw"),
             rec.get("raw_format", "json"), rec["state"], json.dumps(rec.get("flags", [])),
-            json.dumps(rec.get("findings", [])),
-            json.dumps(rec["scores"]) if rec.get("scores") is not None else None,
+            rec.get("findings_json") or json.dumps(rec.get("findings", [])),
+            scores_json[0] if scores_json else (
+                json.dumps(rec["scores"]) if rec.get("scores") is not None else None),
             rec.get("scoring_version"), rec.get("review_state") or "received",
-            json.dumps(rec.get("origin") or {}, sort_keys=True), rec.get("device_id"),
-            rec.get("submitted_by"), rec.get("received_at") or utcnow(), seq,
+            rec.get("origin_json") or json.dumps(rec.get("origin") or {}, sort_keys=True),
+            rec.get("device_id"), rec.get("submitted_by"), rec.get("received_at") or utcnow(),
+            seq,
         ],
     )
     return cur.lastrowid, seq
