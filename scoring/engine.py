@@ -2,7 +2,9 @@
 
 Pure functions over plain data: no database, no HTTP. A spec is compiled once per
 form model into a plan (field accessors, label maps) that is cached on the spec, so
-scoring many records costs a few dictionary lookups per item.
+scoring many records costs a few dictionary lookups per item. Scoring runs once per
+record at ingest: the plan also remembers what each answer text it has seen is
+worth (value, rounded value, warnings), so an answer seen before is not decoded again.
 
 A record's ``data`` may be nested like the XForm instance (groups are objects),
 or key fields by path (``econ/has_debt``) or by bare name (``has_debt``).
@@ -14,16 +16,18 @@ from collections.abc import Iterable, Iterator
 
 from forms.model import FormModel
 
-from scoring.spec import Condition, Indicator, Spec, check_spec
+from scoring.spec import ITEM_METHODS, Condition, Indicator, Spec, check_spec
 
 _DIGITS = 6
 _MAX_PLANS = 32
+_MAX_MEMO = 256  # answer texts remembered per accessor and per item (free text is unbounded)
+_EMPTY: dict = {}
 
 
 class _Accessor:
     """Reads one field's answer out of a record, whichever way it is keyed."""
 
-    __slots__ = ("segs", "path", "name", "choices", "labels", "multi")
+    __slots__ = ("segs", "path", "name", "choices", "labels", "multi", "memo")
 
     def __init__(self, model: FormModel, key: str):
         fld = model.resolve(key)
@@ -36,8 +40,10 @@ class _Accessor:
         self.labels = {
             _norm(text): c.name for c in items for text in c.labels.values() if text
         }
+        self.memo: dict[str, str | tuple[str, ...] | None] = {}  # text as stored -> answer
 
-    def raw(self, data: dict):
+    def find(self, data: dict):
+        """The value as stored: at its path in nested data, else keyed by path or name."""
         node = data
         for seg in self.segs:
             if type(node) is not dict:
@@ -50,21 +56,26 @@ class _Accessor:
             node = data.get(self.path)
             if node is None:
                 node = data.get(self.name)
-        if node is None or node == "":
-            return None
-        if type(node) is not str:
-            if isinstance(node, (list, tuple)):
-                node = " ".join(str(x) for x in node)
-            elif isinstance(node, dict):
-                return None
-            else:
-                node = str(node)
-        node = node.strip()
-        return node or None
+        return node
 
     def answer(self, data: dict):
         """The answer as choice name(s): str for select_one, tuple for select_multiple."""
-        text = self.raw(data)
+        return self.decode(self.find(data))
+
+    def decode(self, node):
+        """The answer a stored value means (see ``answer``); remembered for str values."""
+        if type(node) is str:
+            memo = self.memo
+            if node in memo:
+                return memo[node]
+            answer = self._decode(node)
+            if len(memo) < _MAX_MEMO:  # free-text answers must not pile up
+                memo[node] = answer
+            return answer
+        return self._decode(node)
+
+    def _decode(self, node):
+        text = _text(node)
         if text is None:
             return None
         if self.multi:
@@ -81,6 +92,21 @@ class _Accessor:
         if whole is not None:
             return (whole,)
         return _decode_labels(text, self.labels) or tuple(parts)
+
+
+def _text(node) -> str | None:
+    """A stored value as stripped text (lists joined by spaces); None if empty or a group."""
+    if node is None or node == "":
+        return None
+    if type(node) is not str:
+        if isinstance(node, (list, tuple)):
+            node = " ".join(str(x) for x in node)
+        elif isinstance(node, dict):
+            return None
+        else:
+            node = str(node)
+    node = node.strip()
+    return node or None
 
 
 def _norm(text: str) -> str:
@@ -102,8 +128,107 @@ def _decode_labels(text: str, labels: dict[str, str]) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+class _Item:
+    """A ``choice`` or ``any_of`` indicator compiled: its field and what answers are worth.
+
+    ``memo`` maps a value as stored (a str, e.g. ``"land vehicle"``) to ``(value,
+    warnings)``: scoring an answered item is then one dict lookup.
+    Unanswered items are not remembered, their value depends on ``not_asked_when``.
+    Entries are pure functions of the text, so threads scoring at once may share them.
+    """
+
+    __slots__ = ("ind", "acc", "cond", "plan", "memo", "missing", "not_asked")
+
+    def __init__(self, plan: _Plan, ind: Indicator, acc: _Accessor, cond):
+        self.ind, self.acc, self.cond, self.plan = ind, acc, cond, plan
+        self.memo: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.missing = (ind.missing, ())
+        self.not_asked = (ind.not_asked, ())
+
+    def outcomes(self) -> set[float]:
+        """Every value this item can take."""
+        ind = self.ind
+        return {*ind.values.values(), ind.dont_know, ind.refused, ind.missing, ind.not_asked}
+
+    def fallback(self, data: dict):
+        """The value keyed by path or bare name, when it is not at its nested path."""
+        node = data.get(self.acc.path)
+        return data.get(self.acc.name) if node is None else node
+
+    def evaluate(self, node, data: dict) -> tuple[float, tuple[str, ...]]:
+        """``(value, warnings)`` of a stored value not yet in ``memo``."""
+        answer = self.acc.decode(node)
+        any_of = self.ind.method == "any_of"
+        if (not answer) if any_of else answer is None:
+            if self.cond is not None:
+                acc, when = self.cond
+                if acc.answer(data) in when:
+                    return self.not_asked
+            return self.missing
+        warnings: list[str] = []
+        if any_of:
+            value = self._any_of(answer, warnings)
+        else:
+            value = self._choice(answer, warnings)
+        result = (value, tuple(warnings))
+        if type(node) is str and len(self.memo) < _MAX_MEMO:
+            self.memo[node] = result
+        return result
+
+    def _value(self, answer: str) -> float | None:
+        value = self.ind.values.get(answer)
+        if value is None:
+            if answer in self.plan.dont_know:
+                return self.ind.dont_know
+            if answer in self.plan.refused:
+                return self.ind.refused
+        return value
+
+    def _choice(self, answer: str, warnings: list[str]) -> float:
+        value = self._value(answer)
+        if value is None:
+            warnings.append(f"{self.ind.name}: answer '{answer}' has no value; scored as missing")
+            return self.ind.missing
+        return value
+
+    def _any_of(self, answers, warnings: list[str]) -> float:
+        best = None
+        for answer in answers:
+            value = self._value(answer)
+            if value is None:
+                warnings.append(f"{self.ind.name}: answer '{answer}' has no value; ignored")
+            elif best is None or value > best:
+                best = value
+        return self.ind.missing if best is None else best
+
+
+class _Construct:
+    """A ``mean`` or ``sum_capped`` indicator: computed from indicators above it."""
+
+    __slots__ = ("of", "cap")
+
+    def __init__(self, ind: Indicator):
+        self.of = ind.of
+        self.cap = None if ind.method == "mean" else ind.cap
+
+    def value(self, values: dict[str, float]) -> float:
+        total = sum(map(values.__getitem__, self.of))
+        return total / len(self.of) if self.cap is None else min(total, self.cap)
+
+
 class _Plan:
-    """A spec compiled against one form model."""
+    """A spec compiled against one form model.
+
+    ``steps`` holds one tuple per indicator, in spec order, laid out for the loop in
+    ``score`` (the hot path of ingest): ``(name, item.memo, item, head, leaf)`` for an
+    item, with the first and second segment of its path (``leaf`` None for a
+    top-level field; both None for deeper paths, read with ``_Accessor.find``), and
+    ``(name, None, construct, None, None)`` for a construct. ``terms`` lists, per
+    score, ``(indicator, weight)`` in indicator order: the sums add up in the order
+    they always have, so scores do not move in the last bit. ``items_rounded`` is
+    True when no item value has more than 6 decimals (rss-v1's don't): only the
+    constructs, listed in ``constructs``, then need rounding for the report.
+    """
 
     def __init__(self, spec: Spec, model: FormModel):
         self.spec = spec
@@ -111,12 +236,27 @@ class _Plan:
         self.dont_know = spec.special_answers["dont_know"]
         self.refused = spec.special_answers["refused"]
         self.only_if = self._cond(spec.only_if)
-        self.steps = []
+        self.steps: list[tuple] = []
+        heads: dict = {}
+        self.constructs: list[str] = []
+        self.items_rounded = True
         for ind in spec.indicators:
-            acc = _Accessor(model, ind.field) if ind.field else None
-            self.steps.append((ind, acc, self._cond(ind.not_asked_when)))
-        self.weights = [
-            (ind.name, score, w) for ind in spec.indicators for score, w in ind.weights.items() if w
+            if ind.method in ITEM_METHODS:
+                acc = _Accessor(model, ind.field)
+                item = _Item(self, ind, acc, self._cond(ind.not_asked_when))
+                head, leaf = (acc.segs + (None,))[:2] if len(acc.segs) <= 2 else (None, None)
+                head = heads.setdefault(head, head)  # one object per group: tested with 'is'
+                self.steps.append((ind.name, item.memo, item, head, leaf))
+                self.items_rounded &= all(
+                    type(v) is float and round(v, _DIGITS) == v for v in item.outcomes()
+                )
+            else:
+                self.constructs.append(ind.name)
+                self.steps.append((ind.name, None, _Construct(ind), None, None))
+        self.terms = [
+            (score, [(ind.name, ind.weights[score]) for ind in spec.indicators
+                     if ind.weights.get(score)])
+            for score in dict.fromkeys(spec.scores)
         ]
 
     def _cond(self, cond: Condition | None):
@@ -136,66 +276,48 @@ class _Plan:
                 }
         values: dict[str, float] = {}
         warnings: list[str] = []
-        for ind, acc, cond in self.steps:
-            method = ind.method
-            if method == "choice":
-                values[ind.name] = self._choice(ind, acc, cond, data, warnings)
-            elif method == "any_of":
-                values[ind.name] = self._any_of(ind, acc, cond, data, warnings)
-            elif method == "mean":
-                values[ind.name] = sum(values[n] for n in ind.of) / len(ind.of)
+        top = data if type(data) is dict else _EMPTY  # a dict subclass is read by key only
+        group_name, group = None, _EMPTY  # the group last read (items come group by group)
+        for name, memo, rule, head, leaf in self.steps:
+            if memo is None:  # a construct
+                values[name] = rule.value(values)
+                continue
+            if leaf is not None:  # _Accessor.find, inlined for group/field
+                if head is not group_name:
+                    group_name, group = head, top.get(head)
+                    if type(group) is not dict:
+                        group = _EMPTY
+                node = group.get(leaf)
+                if node is None:
+                    node = rule.fallback(data)
+            elif head is not None:
+                node = top.get(head)
             else:
-                values[ind.name] = min(sum(values[n] for n in ind.of), ind.cap)
-        scores = dict.fromkeys(spec.scores, 0.0)
-        for name, score, w in self.weights:
-            scores[score] += w * values[name]
+                node = rule.acc.find(data)
+            hit = memo.get(node) if type(node) is str else None
+            if hit is None:
+                hit = rule.evaluate(node, data)
+            values[name], found = hit
+            if found:
+                warnings.extend(found)
+        if self.items_rounded:
+            shown = values.copy()
+            for name in self.constructs:
+                shown[name] = round(values[name], _DIGITS)
+        else:
+            shown = {k: round(v, _DIGITS) for k, v in values.items()}
+        scores: dict[str, float] = {}
+        for score, terms in self.terms:
+            total = 0.0
+            for name, w in terms:
+                total += w * values[name]
+            scores[score] = round(total, _DIGITS)
         return {
             "scoring_version": spec.version,
-            "scores": {k: round(v, _DIGITS) for k, v in scores.items()},
-            "indicators": {k: round(v, _DIGITS) for k, v in values.items()},
+            "scores": scores,
+            "indicators": shown,
             "warnings": warnings,
         }
-
-    def _unanswered(self, ind: Indicator, cond, data) -> float:
-        if cond is not None:
-            acc, when = cond
-            if acc.answer(data) in when:
-                return ind.not_asked
-        return ind.missing
-
-    def _special(self, ind: Indicator, answer: str) -> float | None:
-        if answer in self.dont_know:
-            return ind.dont_know
-        if answer in self.refused:
-            return ind.refused
-        return None
-
-    def _choice(self, ind, acc, cond, data, warnings) -> float:
-        answer = acc.answer(data)
-        if answer is None:
-            return self._unanswered(ind, cond, data)
-        value = ind.values.get(answer)
-        if value is None:
-            value = self._special(ind, answer)
-        if value is None:
-            warnings.append(f"{ind.name}: answer '{answer}' has no value; scored as missing")
-            return ind.missing
-        return value
-
-    def _any_of(self, ind, acc, cond, data, warnings) -> float:
-        answers = acc.answer(data)
-        if not answers:
-            return self._unanswered(ind, cond, data)
-        best = None
-        for answer in answers:
-            value = ind.values.get(answer)
-            if value is None:
-                value = self._special(ind, answer)
-            if value is None:
-                warnings.append(f"{ind.name}: answer '{answer}' has no value; ignored")
-            elif best is None or value > best:
-                best = value
-        return ind.missing if best is None else best
 
 
 def plan_for(spec: Spec, model: FormModel, check: bool = True) -> _Plan:
