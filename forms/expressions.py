@@ -16,11 +16,24 @@ from datetime import datetime, timezone
 from forms.errors import FormsError
 from forms.model import FormModel
 from forms.xpath import Env, Schema, compile_xpath, document, parse_date
+from forms.xpath.parser import parse
 
 ATTRIBUTES = ("relevant", "required", "constraint", "calculate", "readonly",
               "repeat_count", "choice_filter")
 _CACHE: dict[int, FormExpressions] = {}
 _PREDICATE = re.compile(r"\[[^\]]*\]")
+# Functions whose value depends on their arguments only (today() on the record's
+# clock, fixed for one record); the _CONTEXTUAL ones read the context node when
+# called without an argument.
+_PURE_CALLS = frozenset({
+    "if", "coalesce", "selected", "is-selected", "selected-at", "count-selected", "concat",
+    "join", "substr", "substring", "substring-before", "substring-after", "string-length",
+    "contains", "starts-with", "ends-with", "regex", "normalize-space", "translate",
+    "string", "number", "int", "round", "floor", "ceiling", "abs", "pow", "sqrt",
+    "boolean", "not", "true", "false", "boolean-from-string", "count", "count-non-empty",
+    "sum", "min", "max", "today",
+})
+_CONTEXTUAL = frozenset({"string", "number", "string-length", "normalize-space"})
 
 
 class FormExpressions:
@@ -50,6 +63,12 @@ class FormExpressions:
         self.choice_sets = {name: {c.name for c in items} for name, items in model.choices.items()}
         self._instances: dict[str, object] = {}
         self._names = _unique_names(model)
+        stamps = [f for f in model.fields.values() if f.preload == "timestamp" and not f.repeat]
+        stamps.sort(key=lambda f: {"end": 0, "start": 1}.get(f.name, 2))
+        self.stamps = tuple(stamps)  # record_clock's candidates, best first
+        # Tables other modules derive from this form (normalize, validate), built
+        # on first use by their owner and kept as long as this object.
+        self.derived: dict[str, object] = {}
 
     def expr(self, path: str, attr: str):
         return self.binds.get(path, {}).get(attr)
@@ -122,6 +141,48 @@ class FormExpressions:
         return full
 
 
+def record_paths(text: str) -> set[str] | None:
+    """The form paths (``g/x``) an expression reads, if its value depends on the
+    record alone: literals, absolute child paths and functions of their arguments.
+    None when it may depend on the node it is evaluated for (``.``, ``..``,
+    ``current()``, predicates, ``position()``, ...) or is not deterministic
+    (``random()``, ``uuid()``, ``now()``). Such an expression gives one value for
+    every node outside repeats of one record, which lets validation evaluate it
+    once per record (absolute paths are contextualised only inside repeats).
+    """
+    try:
+        tree = parse(text)
+    except FormsError:
+        return None
+    paths: set[str] = set()
+    return paths if _record_only(tree, paths) else None
+
+
+def _record_only(tree, paths: set[str]) -> bool:
+    kind = tree[0]
+    if kind in ("num", "str"):
+        return True
+    if kind in ("or", "and", "union"):
+        return _record_only(tree[1], paths) and _record_only(tree[2], paths)
+    if kind in ("cmp", "arith"):
+        return _record_only(tree[2], paths) and _record_only(tree[3], paths)
+    if kind == "neg":
+        return _record_only(tree[1], paths)
+    if kind == "call":
+        name, args = tree[1], tree[2]
+        if name not in _PURE_CALLS or (name in _CONTEXTUAL and not args):
+            return False
+        return all(_record_only(a, paths) for a in args)
+    if kind == "path" and tree[1] == "root":
+        steps = tree[2]
+        if not all(axis == "child" and not preds and test not in ("*", "node()")
+                   for axis, test, preds in steps):
+            return False
+        paths.add("/".join(test for _, test, _ in steps[1:]) if steps else "")
+        return True
+    return False
+
+
 def _prefixes(full: str, prefix: str):
     parts = full.split("/")
     start = len(prefix.split("/")) if prefix else 0
@@ -192,9 +253,7 @@ def record_clock(model: FormModel, data: dict, now: datetime | None) -> tuple[da
     The record's ``end`` (else ``start``) timestamp wins; otherwise ``now`` (the
     received time), else the wall clock. A naive time is taken as UTC.
     """
-    stamps = [f for f in model.fields.values() if f.preload == "timestamp" and not f.repeat]
-    stamps.sort(key=lambda f: {"end": 0, "start": 1}.get(f.name, 2))
-    for f in stamps:
+    for f in form_expressions(model).stamps:
         value = _lookup(data, f.path)
         parsed = parse_date(value) if isinstance(value, str) else None
         if isinstance(parsed, datetime):

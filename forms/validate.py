@@ -29,10 +29,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from forms.errors import FormsError
-from forms.expressions import FormExpressions, form_expressions, record_clock
+from forms.expressions import FormExpressions, form_expressions, record_clock, record_paths
 from forms.model import FormModel
+from forms.normalize import normalize_data
 from forms.xpath import Node, parse_date, to_bool, to_num
-from forms.xpath.values import format_number, parse_time, str_to_num, to_date, to_str
+from forms.xpath.values import parse_time, str_to_num, to_date, to_str
 
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
@@ -52,70 +53,6 @@ class Finding:
         return asdict(self)
 
 
-def normalize_data(model: FormModel, data: dict) -> dict:
-    """Nest a flat (``g/x``) or bare-name keyed dict into the instance's shape.
-
-    Keys that fit nowhere stay as they are (validation reports them); numbers
-    become strings and a list of values for a select_multiple becomes one
-    space-separated string.
-    """
-    fx = form_expressions(model)
-    out: dict = {}
-    _merge(fx, "", data, out)
-    return out
-
-
-def _merge(fx: FormExpressions, prefix: str, src: dict, out: dict) -> None:
-    fields = fx.model.fields
-    for key, value in src.items():
-        path = fx.resolve_key(prefix, key) if isinstance(key, str) else None
-        if path is None:
-            out.setdefault(key, value)
-            continue
-        target = out
-        rel = path[len(prefix) + 1:] if prefix else path
-        parts = rel.split("/")
-        for part in parts[:-1]:
-            nxt = target.setdefault(part, {})
-            if not isinstance(nxt, dict):
-                break
-            target = nxt
-        else:
-            f = fields[path]
-            target[parts[-1]] = _shape(fx, f, value, target.get(parts[-1]))
-            continue
-        out.setdefault(key, value)
-
-
-def _shape(fx: FormExpressions, f, value, existing):
-    if type(value) is str and not f.is_container:
-        return value
-    if f.kind == "repeat":
-        items = [value] if isinstance(value, dict) else value
-        if not isinstance(items, list):
-            return value
-        shaped = []
-        for item in items:
-            if isinstance(item, dict):
-                inner: dict = {}
-                _merge(fx, f.path, item, inner)
-                shaped.append(inner)
-            else:
-                shaped.append(item)
-        return shaped
-    if f.kind in ("group", "meta") and isinstance(value, dict):
-        inner = existing if isinstance(existing, dict) else {}
-        _merge(fx, f.path, value, inner)
-        return inner
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return format_number(float(value))
-    if isinstance(value, list) and f.control == "select" and all(isinstance(v, str) for v in value):
-        return " ".join(value)
-    return value
-
-
 def validate_record(model: FormModel, data: dict, *, now: datetime | None = None,
                     normalized: bool = False) -> list[Finding]:
     """Check ``data`` against the form; ``now`` is the received time (see record_clock).
@@ -131,7 +68,10 @@ def validate_record(model: FormModel, data: dict, *, now: datetime | None = None
     root, env = fx.new_env(data, clock)
     run = _Run(fx, env)
     run.container(root, "", "", True, False)
-    computed = _compute(fx, env, run.calcs)
+    if not run.calcs:
+        return run.findings
+    plan = run.plan
+    computed = _compute(fx, env, run.calcs, plan.calcs_independent)
     for f, node, shown, rel, device in run.calcs:
         if not rel or device is None or not isinstance(device, str):
             continue
@@ -155,11 +95,15 @@ def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = Non
     run = _Run(fx, env)
     run.quiet = True
     run.container(root, "", "", True, True)
-    return _compute(fx, env, run.calcs)
+    return _compute(fx, env, run.calcs, run.plan.calcs_independent)
 
 
-def _compute(fx, env, calcs) -> dict[str, str]:
-    """Evaluate calculates in form order, each seeing the ones before it, until stable."""
+def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
+    """Evaluate calculates in form order, each seeing the ones before it, until stable.
+
+    When no calculate reads another (``_Plan.calcs_independent``) a second pass
+    would give the same values, so the first is the last.
+    """
     results: dict[str, str] = {}
     for _ in range(4):
         changed = False
@@ -175,7 +119,7 @@ def _compute(fx, env, calcs) -> dict[str, str]:
                 node.value = value
                 changed = True
             results[shown] = value
-        if not changed:
+        if not changed or independent:
             break
     return results
 
@@ -207,72 +151,195 @@ def _same(device: str, server: str) -> bool:
     return x == x and y == y and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
 
 
+_LEAF, _GROUP, _REPEAT = 0, 1, 2
+
+
+class _Entry:
+    """What the walk needs of one field, looked up once per form instead of per record."""
+
+    __slots__ = ("f", "name", "path", "kind", "binds", "relevant", "calc", "question", "meta",
+                 "required", "typed", "choices", "multi", "filter", "constraint",
+                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy")
+
+    def __init__(self, fx: FormExpressions, f, shared: set):
+        binds = fx.binds.get(f.path) or None
+        self.f, self.name, self.binds = f, f.name, binds
+        parent = f.parent or ""
+        # ``path`` is the field's shown path outside repeats; None sends the walk to
+        # building it from the container's shown path.
+        self.path = f.path if f.path == (f"{parent}/{f.name}" if parent else f.name) else None
+        self.kind = _REPEAT if f.kind == "repeat" else _GROUP if f.is_container else _LEAF
+        self.relevant = fx.expr(f.path, "relevant")
+        self.calc = bool(binds) and "calculate" in binds
+        self.question, self.meta = f.kind == "question", f.kind == "meta"
+        required = 0  # 0 never, 1 always (true()), 2 when its expression holds
+        if self.question and f.required:
+            if f.required.strip() == "true()":
+                required = 1
+            elif fx.expr(f.path, "required") is not None:
+                required = 2
+        self.required = required
+        self.typed = f.type in _CHECKED_TYPES
+        selects = f.control in ("select1", "select") and f.list_name in fx.choice_sets
+        self.choices = fx.choice_sets[f.list_name] if selects else None
+        self.multi = f.control == "select"
+        self.filter = fx.expr(f.path, "choice_filter")
+        self.constraint = fx.expr(f.path, "constraint") if f.constraint else None
+        if self.constraint is not None:
+            message = f.constraint_message or ""
+            hint = "" if not message or message.startswith("jr:itext") else f" ({message})"
+            self.constraint_tail = f" fails the constraint {_show(f.constraint)}{hint}."
+        self.rel_note = _show(f.relevant or "its group")
+        # Shortcuts for the walk: no relevance of its own and no calculate, so
+        # leaf() would neither make a node nor record anything for...
+        plain = self.relevant is None and not self.calc
+        self.quiet_empty = plain and not required  # ...an empty answer,
+        self.easy = (plain and not self.typed and self.constraint is None  # ...or a
+                     and self.filter is None and not self.multi)  # relevant single value.
+        # Outside repeats an expression of the record alone has one value per record.
+        self.shared = shared if f.repeat is None and f.kind != "repeat" else _NONE
+
+
+_NONE: frozenset = frozenset()
+
+
+class _Plan:
+    """Per form version: each container's fields as ``_Entry``s and its known names,
+    the expressions whose value depends on the record alone, and whether any
+    calculate reads another calculate."""
+
+    def __init__(self, fx: FormExpressions):
+        reads: dict = {}
+        for attrs in fx.binds.values():
+            for expr in attrs.values():
+                if expr not in reads:
+                    reads[expr] = record_paths(expr.text)
+        shared = {expr for expr, paths in reads.items() if paths is not None}
+        self.children = {
+            path: [_Entry(fx, f, shared) for f in fields] for path, fields in fx.children.items()
+        }
+        self.known = {path: frozenset(names) for path, names in fx.child_names.items()}
+        calcs = [f.path for f in fx.model.fields.values()
+                 if "calculate" in fx.binds.get(f.path, ())]
+        self.calcs_independent = all(
+            reads[fx.binds[c]["calculate"]] is not None
+            and not any(_overlap(p, q) for p in reads[fx.binds[c]["calculate"]] for q in calcs)
+            for c in calcs
+        )
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether reading path ``a`` may see the value of path ``b`` or the other way round."""
+    return a == b or not a or not b or b.startswith(a + "/") or a.startswith(b + "/")
+
+
+def _plan(fx: FormExpressions) -> _Plan:
+    plan = fx.derived.get("validate")
+    if plan is None:
+        plan = fx.derived["validate"] = _Plan(fx)
+    return plan
+
+
 class _Run:
     """One walk over a record: findings, and the calculates met on the way."""
 
     def __init__(self, fx: FormExpressions, env):
         self.fx = fx
         self.env = env
+        self.plan = _plan(fx)
         self.findings: list[Finding] = []
         self.calcs: list = []
         self.quiet = False
+        self.memo: dict = {}  # record-only expression -> (value, error), see _Entry.shared
 
     def add(self, path, code, message, severity="error"):
         if not self.quiet:
             self.findings.append(Finding(path, code, message, severity))
 
-    def holds(self, f, attr, node, default):
-        expr = self.fx.expr(f.path, attr)
+    def holds(self, e, attr, expr, node, default):
+        """``expr`` (the ``attr`` of entry ``e``) as a boolean at ``node``; ``default``
+        when there is none or it fails (reported as an expression_error)."""
         if expr is None:
             return default
-        try:
-            return to_bool(expr.evaluate(node, self.env))
-        except FormsError as exc:
-            self.add(node_path(node), "expression_error",
-                     f"The {attr} of {f.path} could not be evaluated: {exc.message}", "warning")
-            return default
+        if expr in e.shared:
+            hit = self.memo.get(expr)
+            if hit is None:
+                try:
+                    hit = (expr.evaluate(node, self.env), None)
+                except FormsError as exc:
+                    hit = (None, exc)
+                self.memo[expr] = hit
+            value, error = hit
+        else:
+            try:
+                value, error = expr.evaluate(node, self.env), None
+            except FormsError as exc:
+                error = exc
+        if error is None:
+            try:
+                return to_bool(value)
+            except FormsError as exc:
+                error = exc
+        self.add(node_path(node), "expression_error",
+                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
+        return default
 
     def container(self, node, path, shown, relevant, silent):
         value = node.value
-        known = self.fx.child_names.get(path, set())
-        if path != "meta":
+        if path != "meta" and type(value) is dict and not value.keys() <= self.plan.known.get(path, _NONE):
+            known = self.fx.child_names.get(path, set())
             for key in value:
                 if key not in known:
                     self.add(_join(shown, key), "unknown_field",
                              f"'{_join(shown, key)}' is not a field of this form version.",
                              "warning")
-        for f in self.fx.children.get(path, ()):
-            here = f"{shown}/{f.name}" if shown else f.name
-            raw = value.get(f.name)
-            if f.kind == "repeat":
-                self.repeat(f, node, node.children(f.name), here, raw, relevant, silent)
-            elif f.is_container:
-                if raw is not None and not isinstance(raw, dict):
-                    self.add(here, "type_invalid", f"'{here}' is a group: expected an object.")
+        plain = shown == path  # outside repeats: a field's shown path is its path
+        for e in self.plan.children.get(path, ()):
+            raw = value.get(e.name)
+            kind = e.kind
+            if kind == _LEAF:
+                # The common answers that leaf() would pass without a finding or a
+                # node: empty and optional, or a plain value (in its list, if any).
+                if type(raw) is str:
+                    if raw:
+                        if relevant and e.easy and (e.choices is None or raw in e.choices):
+                            continue
+                    elif e.quiet_empty:
+                        continue
+                elif raw is None and e.quiet_empty:
                     continue
-                self.section(f, node.children(f.name)[0], here, relevant, silent)
-            elif type(raw) is str or raw is None:
-                self.leaf(f, node, raw or "", here, relevant, silent)
+            here = e.path if plain and e.path is not None else (
+                f"{shown}/{e.name}" if shown else e.name)
+            if kind == _LEAF:
+                if type(raw) is str or raw is None:
+                    self.leaf(e, node, raw or "", here, relevant, silent)
+                else:
+                    self.add(here, "type_invalid",
+                             f"'{here}' takes one value, not a {type(raw).__name__}.")
+            elif kind == _REPEAT:
+                self.repeat(e, node, node.children(e.name), here, raw, relevant, silent)
+            elif raw is not None and not isinstance(raw, dict):
+                self.add(here, "type_invalid", f"'{here}' is a group: expected an object.")
             else:
-                self.add(here, "type_invalid",
-                         f"'{here}' takes one value, not a {type(raw).__name__}.")
+                self.section(e, node.children(e.name)[0], here, relevant, silent)
 
-    def repeat(self, f, parent, kids, here, raw, relevant, silent):
+    def repeat(self, e, parent, kids, here, raw, relevant, silent):
         if raw is not None and not isinstance(raw, list):
             self.add(here, "type_invalid", f"'{here}' is a repeat: expected a list of objects.")
             return
-        if relevant and f.repeat_count:
-            self.repeat_count(f, parent, kids, here)
+        if relevant and e.f.repeat_count:
+            self.repeat_count(e, parent, kids, here)
         for i, kid in enumerate(kids, 1):
             shown = f"{here}[{i}]"
             if not isinstance(kid.value, dict):
                 self.add(shown, "type_invalid", f"'{shown}' is a repeat instance: expected an object.")
                 continue
-            self.section(f, kid, shown, relevant, silent)
+            self.section(e, kid, shown, relevant, silent)
 
-    def repeat_count(self, f, parent, kids, here):
+    def repeat_count(self, e, parent, kids, here):
+        f = e.f
         probe = Node(parent, f.name, {}, f.path, len(kids) + 1, parent.schema)
-        if not self.holds(f, "relevant", probe, True):
+        if not self.holds(e, "relevant", e.relevant, probe, True):
             return
         expr = self.fx.expr(f.path, "repeat_count")
         try:
@@ -285,67 +352,63 @@ class _Run:
                      f"'{here}' has {len(kids)} instance(s) but its count "
                      f"({_show(expr.text)}) is {wanted}.")
 
-    def section(self, f, node, shown, relevant, silent):
-        own = self.holds(f, "relevant", node, True) if relevant else False
+    def section(self, e, node, shown, relevant, silent):
+        own = self.holds(e, "relevant", e.relevant, node, True) if relevant else False
         if relevant and not own and not silent and _has_answer(node.value):
             self.add(shown, "answered_not_relevant",
-                     f"'{shown}' has answers but is not relevant ({_show(f.relevant)}).",
+                     f"'{shown}' has answers but is not relevant ({_show(e.f.relevant)}).",
                      "warning")
             silent = True
-        self.container(node, f.path, shown, own, silent)
+        self.container(node, e.f.path, shown, own, silent)
 
-    def leaf(self, f, parent, text, shown, relevant, silent):
+    def leaf(self, e, parent, text, shown, relevant, silent):
         """One value; ``parent`` is its container node, the leaf's node is made on need."""
-        binds = self.fx.binds.get(f.path)
         node = None
         rel = relevant
-        if binds:
-            node = parent.children(f.name)[0]
-            if rel and "relevant" in binds:
-                rel = self.holds(f, "relevant", node, True)
-            if "calculate" in binds:
-                device = text if f.name in parent.value else None
-                self.calcs.append((f, node, shown, rel, device))
+        if e.binds:
+            node = parent.children(e.name)[0]
+            if rel and e.relevant is not None:
+                rel = self.holds(e, "relevant", e.relevant, node, True)
+            if e.calc:
+                device = text if e.name in parent.value else None
+                self.calcs.append((e.f, node, shown, rel, device))
         if not rel:
-            if text != "" and f.kind == "question" and not silent:
+            if text != "" and e.question and not silent:
                 self.add(shown, "answered_not_relevant",
-                         f"'{shown}' is answered but not relevant "
-                         f"({_show(f.relevant or 'its group')}).", "warning")
+                         f"'{shown}' is answered but not relevant ({e.rel_note}).", "warning")
             return
         if text == "":
-            if f.kind == "question" and f.required and (
-                f.required.strip() == "true()" or self.holds(f, "required", node, False)
+            if e.required and (e.required == 1 or self.holds(
+                e, "required", self.fx.expr(e.f.path, "required"), node, False)
             ):
                 self.add(shown, "required_missing", f"'{shown}' is required but empty.")
             return
-        if f.kind == "meta":
+        if e.meta:
             return
-        if not self.typed(f, text, shown) or not self.chosen(f, node, text, shown):
+        if e.typed:
+            problem = type_problem(e.f.type, text)
+            if problem:
+                self.add(shown, "type_invalid", f"'{shown}' = '{text}' {problem}.")
+                return
+        if e.choices is not None and not self.chosen(e, node, text, shown):
             return
-        if f.constraint and not self.holds(f, "constraint", node, True):
-            message = f.constraint_message or ""
-            hint = "" if not message or message.startswith("jr:itext") else f" ({message})"
-            self.add(shown, "constraint_failed",
-                     f"'{shown}' = '{text}' fails the constraint {_show(f.constraint)}{hint}.")
+        if e.constraint is not None and not self.holds(e, "constraint", e.constraint, node, True):
+            self.add(shown, "constraint_failed", f"'{shown}' = '{text}'{e.constraint_tail}")
 
-    def typed(self, f, text, shown) -> bool:
-        problem = type_problem(f.type, text)
-        if problem:
-            self.add(shown, "type_invalid", f"'{shown}' = '{text}' {problem}.")
-        return problem is None
-
-    def chosen(self, f, node, text, shown) -> bool:
-        if f.control not in ("select1", "select") or f.list_name not in self.fx.choice_sets:
-            return True
-        names = self.fx.choice_sets[f.list_name]
-        values = text.split() if f.control == "select" else [text]
-        unknown = [v for v in values if v not in names]
+    def chosen(self, e, node, text, shown) -> bool:
+        names = e.choices
+        if e.multi:
+            values = text.split()
+            unknown = [v for v in values if v not in names]
+        else:
+            values = [text]
+            unknown = None if text in names else values
         if unknown:
             self.add(shown, "choice_unknown",
                      f"'{shown}' has {', '.join(repr(v) for v in unknown)}, not in the "
-                     f"choice list '{f.list_name}'.")
+                     f"choice list '{e.f.list_name}'.")
             return False
-        filt = self.fx.expr(f.path, "choice_filter")
+        filt = e.filter
         if filt is not None:
             try:
                 offered = {n.children("name")[0].text() for n in filt.evaluate(node, self.env)}
@@ -355,8 +418,12 @@ class _Run:
             if excluded:
                 self.add(shown, "choice_filtered_out",
                          f"'{shown}' has {', '.join(repr(v) for v in excluded)}, which its "
-                         f"choice filter ({_show(f.choice_filter)}) does not offer.", "warning")
+                         f"choice filter ({_show(e.f.choice_filter)}) does not offer.", "warning")
         return True
+
+
+_CHECKED_TYPES = frozenset({"int", "decimal", "date", "dateTime", "time", "geopoint",
+                            "geotrace", "geoshape", "boolean"})
 
 
 def type_problem(bind_type: str, text: str) -> str | None:
