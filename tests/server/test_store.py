@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
+import pytest
+
+from server.store import db as db_module
 from server.store import open_db
+from server.store.db import write_transaction
 from server.store.migrations import migrate, migrations
 
 
@@ -39,3 +46,34 @@ def test_migrating_twice_changes_nothing(tmp_path):
     again = open_db(path, migrate=True)
     names = [m.name for m in migrations.applied(again)]
     assert len(names) == len(set(names))
+
+
+def test_writer_waiting_behind_another_gets_in_once_it_commits(tmp_path):
+    first, second = open_db(tmp_path / "s.db"), open_db(tmp_path / "s.db")
+    first.execute("CREATE TABLE t (x)")
+    first.conn.execute("BEGIN IMMEDIATE")
+    first.execute("INSERT INTO t VALUES (1)")
+    releaser = threading.Timer(0.2, lambda: first.conn.execute("COMMIT"))
+    releaser.start()
+    with write_transaction(second):
+        second.execute("INSERT INTO t VALUES (2)")
+    releaser.join()
+    assert [r[0] for r in second.execute("SELECT x FROM t ORDER BY x")] == [1, 2]
+    assert second.execute("PRAGMA busy_timeout").fetchone()[0] == db_module.BUSY_TIMEOUT_MS
+
+
+def test_writer_still_locked_out_after_the_busy_timeout_gets_locked_error(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
+    first, second = open_db(tmp_path / "s.db"), open_db(tmp_path / "s.db")
+    first.execute("CREATE TABLE t (x)")
+    first.conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        with write_transaction(second):
+            second.execute("INSERT INTO t VALUES (2)")
+    assert not second.conn.in_transaction
+    assert second.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+    first.conn.execute("COMMIT")
+    with write_transaction(second):  # and it writes once the lock is free
+        second.execute("INSERT INTO t VALUES (3)")
+    assert second.execute("SELECT count(*) FROM t").fetchone()[0] == 1
