@@ -457,3 +457,11 @@ def m0010_duplicate_typo_index_by_day(db: Database) -> None:
     db.conn.executemany(
         "INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, day, submission_id, "
         "deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+
+
+@migrations(name="0011_drop_redundant_instance_index")
+def m0011_drop_redundant_instance_index(db: Database) -> None:
+    # UNIQUE (instance_id, content_hash) already gives an index led by
+    # instance_id, which every lookup by instanceID uses; the separate one only
+    # cost a random-position insert per record (instanceIDs are random UUIDs).
+    db.execute("DROP INDEX IF EXISTS submissions_instance")
