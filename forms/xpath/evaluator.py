@@ -181,6 +181,12 @@ class _Compiler:
         if len(compiled) == 1:
             only = compiled[0]
             return lambda ctx: impl(ctx, only(ctx))
+        if len(compiled) == 2:
+            first, second = compiled
+            return lambda ctx: impl(ctx, first(ctx), second(ctx))
+        if len(compiled) == 3:
+            first, second, third = compiled
+            return lambda ctx: impl(ctx, first(ctx), second(ctx), third(ctx))
         return lambda ctx: impl(ctx, *[c(ctx) for c in compiled])
 
     def special_if(self, args):

@@ -23,9 +23,12 @@ def compile_path(compiler, start, steps):
             static = False
         step_fns.append(_step(axis, test, preds, contextual))
 
+    if start == "context" and len(steps) == 1 and steps[0] == ("self", "node()", []):
+        return _context_node  # ``.``, the commonest path in constraints
+    if static and steps:
+        return _static_path(tuple(test for _, test, _ in steps), _walk(first_doc, step_fns))
     if start is None:
-        def first(ctx):
-            return [ctx.env.doc]
+        first = first_doc
     elif start == "context":
         def first(ctx):
             return [ctx.node]
@@ -38,6 +41,18 @@ def compile_path(compiler, start, steps):
                 raise TypeError("a path '/...' must start from a node-set")
             return nodes
 
+    return _walk(first, step_fns)
+
+
+def _context_node(ctx):
+    return [ctx.node]
+
+
+def first_doc(ctx):
+    return [ctx.env.doc]
+
+
+def _walk(first, step_fns):
     if len(step_fns) == 1:
         only = step_fns[0]
         return lambda ctx: only(first(ctx), ctx)
@@ -51,6 +66,31 @@ def compile_path(compiler, start, steps):
         return nodes
 
     return path
+
+
+def _static_path(names, general):
+    """``/a/b/c`` (child steps by name, no predicates): outside any repeat (the form
+    has none, or there is no current node) no step is contextualised, so it is a
+    walk down by names; otherwise the general ``path``."""
+
+    def static(ctx):
+        current = ctx.current
+        if current is not None and current.schema.repeat_paths:
+            return general(ctx)
+        nodes = [ctx.env.doc]
+        for name in names:
+            if not nodes:
+                return nodes
+            if len(nodes) == 1:
+                nodes = nodes[0].children(name)
+            else:
+                out = []
+                for n in nodes:
+                    out.extend(n.children(name))
+                nodes = out
+        return nodes
+
+    return static
 
 
 def _step(axis, test, preds, contextual):

@@ -214,6 +214,11 @@ def compare(a, b, op: str) -> bool:
         nodes, other = (a, b) if a_set else (b, a)
         if type(other) is bool:
             return _bool_compare(to_bool(a), to_bool(b), op)
+        if type(other) is str and (op == "=" or op == "!="):
+            # the common ``/data/x = 'yes'``: string against string, either side
+            if op == "=":
+                return any(n.text() == other for n in nodes)
+            return any(n.text() != other for n in nodes)
         flip = not a_set
         return any(
             _compare_scalar(n.text(), other, op) if not flip else _compare_scalar(other, n.text(), op)
