@@ -19,13 +19,21 @@ expression_error         warning   an expression could not be evaluated
 =======================  ========  ==============================================
 
 Paths inside repeats carry 1-based indexes: ``members[2]/age``.
+
+Ingest validates every record, so the walk does per form version what it can
+(``_Plan``, kept on the form's ``FormExpressions``): each field's binds, type
+check, choice set and messages are looked up once, answers that cannot give a
+finding (an optional empty one, a value in its list) are passed over without a
+node, an expression that reads the record alone (``/data/consent = 'yes'`` as
+the relevance of three groups) is evaluated once per record, and calculates are
+computed in one pass when none reads another.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from forms.errors import FormsError
@@ -50,7 +58,10 @@ class Finding:
     severity: str = "error"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # what dataclasses.asdict gives, without its recursive copy (ingest calls
+        # this for every finding of every record)
+        return {"path": self.path, "code": self.code, "message": self.message,
+                "severity": self.severity}
 
 
 def validate_record(model: FormModel, data: dict, *, now: datetime | None = None,
@@ -286,7 +297,9 @@ class _Run:
 
     def container(self, node, path, shown, relevant, silent):
         value = node.value
-        if path != "meta" and type(value) is dict and not value.keys() <= self.plan.known.get(path, _NONE):
+        plan = self.plan
+        unknown = type(value) is dict and not value.keys() <= plan.known.get(path, _NONE)
+        if unknown and path != "meta":
             known = self.fx.child_names.get(path, set())
             for key in value:
                 if key not in known:
@@ -294,7 +307,7 @@ class _Run:
                              f"'{_join(shown, key)}' is not a field of this form version.",
                              "warning")
         plain = shown == path  # outside repeats: a field's shown path is its path
-        for e in self.plan.children.get(path, ()):
+        for e in plan.children.get(path, ()):
             raw = value.get(e.name)
             kind = e.kind
             if kind == _LEAF:
