@@ -48,6 +48,7 @@ from sqlite_utils import Database
 
 from forms.model import Field, FormModel
 from server import duplicates as dup
+from server.dedup_lookups import BatchLookups, PerRecord
 from server.store import duplicates as dup_q
 
 FLAG = "probable_duplicate"
@@ -98,21 +99,34 @@ def prepare(db: Database, model: FormModel | None, form_id: str, data: dict, *,
                     user=user, received_at=received_at)
 
 
-def detect(db: Database, row: dict, det: Detection | None) -> Detection | None:
+def lookups_for(db: Database, dets: list[Detection | None]) -> PerRecord:
+    """Where a batch's ``detect`` reads candidates: its lookups read once for the
+    whole batch (``server.dedup_lookups``). Call inside the write transaction."""
+    if any(d is not None for d in dets):
+        return BatchLookups(db, dets)
+    return PerRecord(db)
+
+
+def detect(db: Database, row: dict, det: Detection | None,
+           lookups: PerRecord | None = None) -> Detection | None:
     """Look for probable duplicates of ``row`` (not yet stored) as ``prepare``
-    described it; flag it if any. Runs inside the write transaction."""
+    described it; flag it if any. Runs inside the write transaction; ``lookups``
+    (``lookups_for``) when the record is one of a batch."""
     if det is None or row["state"] != "current":
         return None  # conflicting and quarantined records have their own queues
-    det.matches = _find(db, det, det.rules, row["logical_id"])
+    det.matches = _find(lookups or PerRecord(db), det, det.rules, row["logical_id"])
     if det.matches and FLAG not in row["flags"]:
         row["flags"].append(FLAG)
     return det
 
 
-def record(db: Database, row: dict, det: Detection | None) -> None:
+def record(db: Database, row: dict, det: Detection | None,
+           lookups: PerRecord | None = None) -> None:
     """Store the record's key in the indexes and its matches (row has its id now)."""
     if det is None:
         return
+    if lookups is not None:
+        lookups.written(det, row["id"], row["logical_id"])
     parts = det.parts
     dup_q.insert_key(
         db, row["id"], det.form_id, row["logical_id"],
@@ -162,16 +176,16 @@ def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
     )
 
 
-def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> list[dict]:
+def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> list[dict]:
     found: dict[int, dict] = {}      # other submission id -> reasons so far
-    limit, minimum = rules.max_candidates, rules.min_compared
+    minimum = rules.min_compared
 
     def entry(other_id: int) -> dict:
         return found.setdefault(other_id, {"other_id": other_id, "reasons": []})
 
     parts = det.parts
     if parts:
-        for cand in dup_q.by_person(db, det.form_id, parts.person, logical_id, limit):
+        for cand in src.by_person(det, logical_id):
             if cand["key_norm"] == parts.key:
                 entry(cand["submission_id"])["reasons"].append(
                     {"rule": "same_key", "key": parts.key})
@@ -181,33 +195,32 @@ def _find(db: Database, det: Detection, rules: dup.Rules, logical_id: str) -> li
                 entry(cand["submission_id"])["reasons"].append({
                     "rule": "reinterview_too_close", "rounds": [parts.round, cand["round_norm"]],
                     "days": abs(det.day - cand["day"]), "window_days": rules.reinterview_days})
-        for sid, other in _typo_candidates(db, det, rules):
+        for sid, other in _typo_candidates(src, det, rules):
             entry(sid)["_typo"] = [parts.person, other]
     if det.day is not None:
         probe = None  # the byte signature, for forms of more than 64 compared fields
         window, threshold = rules.similar_window_days, rules.similar_threshold
-        for sid, device, enumerator, day, their_layout, sig, answered, sketch in \
-                dup_q.near_in_time(db, det.form_id, det.device, det.enumerator,
-                                   det.day - window, det.day + window, logical_id, limit):
+        for sid, day, their_layout, answered, sketch, same_device, same_enumerator in \
+                src.near(det, det.day - window, det.day + window, logical_id):
             if their_layout == det.layout:
                 if det.summary is not None and answered is not None:
                     est, both = dup.summary_estimate(det.summary, answered, sketch)
                 else:
                     probe = probe or dup.SignatureProbe(det.sig)
-                    est, both = probe.estimate(sig)
+                    est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
                 if both < minimum or est < threshold:
                     continue
             entry(sid)["_near"] = {
-                "by": [w for w, mine, theirs in (("device", det.device, device),
-                                                 ("enumerator", det.enumerator, enumerator))
-                       if mine and mine == theirs],
+                "by": [w for w, same in (("device", same_device),
+                                         ("enumerator", same_enumerator)) if same],
                 "days": abs(det.day - (day if day is not None else det.day))}
     if not found:
         return []
-    return _confirm(db, det, rules, found)
+    return _confirm(src.db, det, rules, found)
 
 
-def _typo_candidates(db: Database, det: Detection, rules: dup.Rules) -> list[tuple[int, str]]:
+def _typo_candidates(src: PerRecord, det: Detection,
+                     rules: dup.Rules) -> list[tuple[int, str]]:
     """(submission id, person key) of the records of the same round whose person
     key is one edit from this one, interviewed at most ``typo_days`` from it (the
     same interview entered twice), and whose answer summary does not rule out
@@ -218,9 +231,8 @@ def _typo_candidates(db: Database, det: Detection, rules: dup.Rules) -> list[tup
     threshold, minimum = rules.typo_similarity, rules.min_compared
     my_answered, my_sketch = det.summary or (None, None)
     kept: dict[int, str] = {}
-    for variant, sid, deleted, their_layout, answered, sketch in dup_q.by_deletions(
-            db, det.typo_scope, [v for v, _ in det.deletions], det.day - rules.typo_days,
-            det.day + rules.typo_days, rules.max_candidates):
+    for variant, sid, deleted, their_layout, answered, sketch in src.deletions(
+            det, det.day - rules.typo_days, det.day + rules.typo_days):
         if sid in kept:
             continue
         if answered is not None and my_answered is not None and their_layout == layout:

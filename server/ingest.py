@@ -65,7 +65,9 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
         for sha256, data in (blobs or {}).items():
             subs_q.put_blob(db, sha256, data)
         specs: dict[int, object] = {}  # the spec each model is scored with, read once
-        results = [_ingest_one(db, item, ctx, specs) for item in prepared]
+        # issue 7: the batch's duplicate-candidate lookups, read once for all its records
+        lookups = dedup.lookups_for(db, [item.duplicates for item in prepared])
+        results = [_ingest_one(db, item, ctx, specs, lookups) for item in prepared]
         if batch_id and device_id:
             counts: dict[str, int] = {}
             for r in results:
@@ -144,7 +146,8 @@ def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
     )
 
 
-def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict) -> dict:
+def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
+                lookups: dedup.PerRecord) -> dict:
     rec, chash, model = item.rec, item.content_hash, item.model
     earlier = subs_q.by_instance(db, rec["instance_id"])
     same = next((row for row in earlier if row["content_hash"] == chash), None)
@@ -194,11 +197,11 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict) -> dic
     # Probable duplicates (issue 7, server/dedup.py): a match adds the flag
     # "probable_duplicate" here, before the insert; dedup.record below stores
     # the record's respondent key and its matches once the row has an id.
-    duplicates = dedup.detect(db, row, item.duplicates)
+    duplicates = dedup.detect(db, row, item.duplicates, lookups)
     if status == "created" and row["flags"]:
         status = "flagged"
     row["id"], row["seq"] = subs_q.insert(db, row)
-    dedup.record(db, row, duplicates)  # issue 7
+    dedup.record(db, row, duplicates, lookups)  # issue 7
     # Scoring store (issue 6): keep the scores under their spec version too.
     if model is not None and id(model) not in specs:
         specs[id(model)] = rescore.current_spec(db, model)

@@ -25,6 +25,10 @@ KEY_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_
                "day", "device_id", "enumerator", "layout", "sig")
 _CANDIDATE = f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)} FROM respondent_keys k "
 _OTHER = "AND k.logical_id != ? "
+NEAR_COLUMNS = ("submission_id", "day", "layout", "answered", "sketch", "same_device",
+                "same_enumerator")
+_NEAR = ("SELECT k.submission_id, k.day, k.layout, k.answered, k.sketch, k.device_id = ?, "
+         "k.enumerator = ? FROM respondent_keys k ")
 MATCH_COLUMNS = ("id", "submission_id", "other_id", "form_id", "reasons", "similarity",
                  "detected_at", "resolution", "resolved_by", "resolved_at", "duplicate_id",
                  "merged_id", "comment")
@@ -77,9 +81,15 @@ def by_person(db: Database, form_id: str, person: str, logical_id: str,
 
 def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: str | None,
                  lo: int, hi: int, logical_id: str, limit: int) -> list[tuple]:
-    """(submission_id, device_id, enumerator, day, layout, sig, answered, sketch) of
-    the records of the same device or enumerator with a day in [lo, hi]."""
-    terms, params = [], [form_id]
+    """``NEAR_COLUMNS`` of the records of the same device or enumerator with a day
+    in [lo, hi], not versions of ``logical_id``.
+
+    Read from the two covering indexes (migration 0012), integers only: the
+    rule compares answer summaries, and most candidates end there. The byte
+    signature, needed only for forms comparing more than 64 fields, is read
+    per candidate with ``signature_of``.
+    """
+    terms, params = [], [device_id, enumerator, form_id]
     if device_id:
         terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
         params += [device_id, lo, hi]
@@ -88,11 +98,22 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
         params += [enumerator, lo, hi]
     if not terms:
         return []
-    sql = ("SELECT k.submission_id, k.device_id, k.enumerator, k.day, k.layout, k.sig, "
-           "k.answered, k.sketch "
-           f"FROM respondent_keys k WHERE k.form_id = ? AND ({' OR '.join(terms)}) "
-           + _OTHER + "LIMIT ?")
-    return db.conn.execute(sql, params + [logical_id, limit]).fetchall()
+    return db.conn.execute(
+        _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) AND k.submission_id NOT IN "
+        "(SELECT id FROM submissions WHERE logical_id = ?) LIMIT ?",
+        params + [logical_id, limit]).fetchall()
+
+
+def signature_of(db: Database, submission_id: int) -> bytes | None:
+    row = db.conn.execute("SELECT sig FROM respondent_keys WHERE submission_id = ?",
+                          [submission_id]).fetchone()
+    return row[0] if row else None
+
+
+def versions_of(db: Database, logical_id: str) -> set[int]:
+    """The submission ids of every version of a logical record."""
+    return {r[0] for r in db.conn.execute("SELECT id FROM submissions WHERE logical_id = ?",
+                                          [logical_id])}
 
 
 def by_deletions(db: Database, scope: int, variants: list[str], lo: int, hi: int,
@@ -112,6 +133,35 @@ def by_deletions(db: Database, scope: int, variants: list[str], lo: int, hi: int
         f"FROM respondent_key_deletions WHERE variant IN ({marks}) AND scope = ? "
         "AND day BETWEEN ? AND ? LIMIT ?",
         [*variants, scope, lo, hi, per_variant * len(variants)]).fetchall()
+
+
+# The same lookups for a whole batch (``server.dedup_lookups``): one statement per
+# rule and batch, bounded by ``limit``; the caller falls back to the per-record
+# statements above when a bound is reached.
+
+def by_persons(db: Database, form_id: str, persons: list[str], limit: int) -> list[dict]:
+    """Key rows of any of ``persons``, newest first, at most ``limit``."""
+    marks = ",".join("?" * len(persons))
+    return _keys(db.conn.execute(
+        _CANDIDATE + f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) "
+        "ORDER BY k.submission_id DESC LIMIT ?", [form_id, *persons, limit]).fetchall())
+
+
+def near_in_range(db: Database, form_id: str, device_id: str | None,
+                  enumerator: str | None, lo: int, hi: int, limit: int) -> list[tuple]:
+    """``NEAR_COLUMNS`` of the records of this device or enumerator with a day in
+    [lo, hi], at most ``limit``."""
+    terms, params = [], [device_id, enumerator, form_id]
+    if device_id:
+        terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
+        params += [device_id, lo, hi]
+    if enumerator:
+        terms.append("(k.enumerator = ? AND k.day BETWEEN ? AND ?)")
+        params += [enumerator, lo, hi]
+    if not terms:
+        return []
+    return db.conn.execute(_NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) LIMIT ?",
+                           params + [limit]).fetchall()
 
 
 def live(db: Database, submission_ids: list[int]) -> set[int]:

@@ -299,3 +299,42 @@ def test_migration_0010_rebuilds_the_typo_index_keyed_by_day(rss):
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-12"),
                 device="tablet-9", user="enum9")
     assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
+
+
+def _matches_after_pushing(tmp_path, name, monkeypatch_lookups):
+    """Push one synthetic population (planted duplicates, whole tablets per push)
+    into a fresh store; its matches and flags, by submission id."""
+    from server.formcache import model_for
+    from server.store import open_db
+    from tests.flows.dedup_population import batches, population
+
+    db = open_db(tmp_path / f"{name}.db", migrate=True)
+    model = model_for(db, "rss", publish_builtin_rss(db)["version"])
+    items = population(model, respondents=800, devices=6, planted_each=15, seed=11)
+    monkeypatch_lookups()
+    for group in batches(items):
+        ingest(db, [it["rec"] for it in group], door="sync", device_id=group[0]["device"],
+               user=group[0]["user"])
+    matches = db.execute("SELECT submission_id, other_id, reasons, similarity "
+                         "FROM duplicate_matches ORDER BY 1, 2").fetchall()
+    flags = db.execute("SELECT id, flags FROM submissions ORDER BY id").fetchall()
+    db.close()
+    return matches, flags
+
+
+def test_batch_lookups_find_exactly_what_per_record_lookups_find(tmp_path, monkeypatch):
+    import server.dedup as dedup_mod
+    from server import dedup_lookups
+
+    def per_record():
+        monkeypatch.setattr(dedup_mod, "lookups_for", lambda db, dets: dedup_lookups.PerRecord(db))
+
+    def bounded():  # every batch statement reaches its bound: each rule falls back
+        monkeypatch.undo()
+        monkeypatch.setattr(dedup_lookups, "ROWS_PER_RECORD", 0)
+
+    batch = _matches_after_pushing(tmp_path, "batch", lambda: None)
+    one_by_one = _matches_after_pushing(tmp_path, "per-record", per_record)
+    fallback = _matches_after_pushing(tmp_path, "fallback", bounded)
+    assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
+    assert batch == one_by_one == fallback
