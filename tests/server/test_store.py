@@ -17,6 +17,7 @@ def test_store_runs_in_wal_with_foreign_keys_and_full_sync(db):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
 
 
 def test_migrations_are_recorded_in_the_database(db):
