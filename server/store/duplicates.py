@@ -2,14 +2,16 @@
 the matches found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
-day range; typo variants), one statement per rule and record, bounded by a
-LIMIT, so its cost grows neither with the number of stored records nor with
-how many records share a key. The typo index (``respondent_key_deletions``)
-holds what the typo rule needs (the deleted character, an answer summary), so
-it is read alone. Whether a candidate is still live (a current record not
-resolved as a duplicate) is asked, with its answers, only for the few
-candidates the rules kept, by primary key (``confirm_rows``). Candidates are
-not versions of the same logical record.
+day range, read from covering indexes; typo variants), bounded by a LIMIT, so
+its cost grows neither with the number of stored records nor with how many
+records share a key: one statement per rule and record, or, for the person
+and near-in-time rules, one per rule and batch (``server.dedup_lookups``). The
+typo index (``respondent_key_deletions``) holds what the typo rule needs (the
+deleted character, an answer summary), so it is read alone. Whether a
+candidate is still live (a current record not resolved as a duplicate) is
+asked, with its answers, only for the few candidates the rules kept, by
+primary key (``confirm_rows``). Candidates are not versions of the same
+logical record.
 """
 
 from __future__ import annotations
