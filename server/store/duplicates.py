@@ -91,19 +91,27 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
     signature, needed only for forms comparing more than 64 fields, is read
     per candidate with ``signature_of``.
     """
-    terms, params = [], [device_id, enumerator, form_id]
-    if device_id:
-        terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
-        params += [device_id, lo, hi]
-    if enumerator:
-        terms.append("(k.enumerator = ? AND k.day BETWEEN ? AND ?)")
-        params += [enumerator, lo, hi]
-    if not terms:
+    near = _near_select(form_id, device_id, enumerator, lo, hi)
+    if near is None:
         return []
+    sql, params = near
     return db.conn.execute(
-        _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) AND k.submission_id NOT IN "
-        "(SELECT id FROM submissions WHERE logical_id = ?) LIMIT ?",
-        params + [logical_id, limit]).fetchall()
+        sql + "AND k.submission_id NOT IN (SELECT id FROM submissions WHERE logical_id = ?) "
+        "LIMIT ?", params + [logical_id, limit]).fetchall()
+
+
+def _near_select(form_id: str, device_id: str | None, enumerator: str | None,
+                 lo: int, hi: int) -> tuple[str, list] | None:
+    """The near-in-time SELECT and its parameters, to which a caller adds its
+    own conditions and LIMIT; None without a device or an enumerator."""
+    terms, params = [], [device_id, enumerator, form_id]
+    for column, value in (("device_id", device_id), ("enumerator", enumerator)):
+        if value:
+            terms.append(f"(k.{column} = ? AND k.day BETWEEN ? AND ?)")
+            params += [value, lo, hi]
+    if not terms:
+        return None
+    return _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) ", params
 
 
 def signature_of(db: Database, submission_id: int) -> bytes | None:
@@ -153,17 +161,11 @@ def near_in_range(db: Database, form_id: str, device_id: str | None,
                   enumerator: str | None, lo: int, hi: int, limit: int) -> list[tuple]:
     """``NEAR_COLUMNS`` of the records of this device or enumerator with a day in
     [lo, hi], at most ``limit``."""
-    terms, params = [], [device_id, enumerator, form_id]
-    if device_id:
-        terms.append("(k.device_id = ? AND k.day BETWEEN ? AND ?)")
-        params += [device_id, lo, hi]
-    if enumerator:
-        terms.append("(k.enumerator = ? AND k.day BETWEEN ? AND ?)")
-        params += [enumerator, lo, hi]
-    if not terms:
+    near = _near_select(form_id, device_id, enumerator, lo, hi)
+    if near is None:
         return []
-    return db.conn.execute(_NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) LIMIT ?",
-                           params + [limit]).fetchall()
+    sql, params = near
+    return db.conn.execute(sql + "LIMIT ?", params + [limit]).fetchall()
 
 
 def live(db: Database, submission_ids: list[int]) -> set[int]:
