@@ -41,6 +41,8 @@ CODES: dict[str, int] = {
     "encoding_unsupported": 415,
     "internal_error": 500,
     "scoring_spec_conflict": 409,
+    "match_unknown": 404,
+    "match_resolved": 409,
 }
 
 

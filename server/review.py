@@ -148,11 +148,14 @@ def review_resolve(db: Database, match_id: int, action: str, *, duplicate: str |
     with write_transaction(db):
         match = dup_q.get_match(db, match_id)
         if match is None:
-            raise FieldsyncError("not_found", f"No duplicate match {match_id}; list them "
+            raise FieldsyncError("match_unknown", f"No duplicate match {match_id}; list them "
                                  "with GET /api/v1/duplicates.", {"match_id": match_id})
         if match["resolution"] is not None:
-            raise _invalid(f"Match {match_id} was already resolved ({match['resolution']}) "
-                           f"by {match['resolved_by']}; nothing was changed.")
+            raise FieldsyncError(
+                "match_resolved", f"Match {match_id} was already resolved "
+                f"({match['resolution']}) by {match['resolved_by']}; nothing was changed.",
+                {"match_id": match_id, "resolution": match["resolution"],
+                 "resolved_by": match["resolved_by"]})
         newer = subs_q.by_id(db, match["submission_id"])
         older = subs_q.by_id(db, match["other_id"])
         if action == "keep_both":

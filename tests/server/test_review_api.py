@@ -148,7 +148,8 @@ def test_keep_both_resolves_the_match_and_clears_the_flag(srv):
     assert len(api(srv, "get", "/duplicates?status=resolved").json()["duplicates"]) == 1
     again = api(srv, "post", f"/duplicates/{match['match_id']}/resolve",
                 json={"action": "keep_both"})
-    assert again.status_code == 400 and "already resolved" in again.json()["error"]["message"]
+    assert again.status_code == 409 and again.json()["error"]["code"] == "match_resolved"
+    assert again.json()["error"]["details"]["resolution"] == "keep_both"
 
 
 def test_mark_duplicate_sets_state_flag_and_link_and_deletes_nothing(srv):
@@ -201,7 +202,7 @@ def test_merge_refuses_unknown_fields_and_changes_nothing(srv):
 
 
 def test_resolving_an_unknown_match_or_with_a_bad_action_is_refused(srv):
-    assert api(srv, "post", "/duplicates/999/resolve",
-               json={"action": "keep_both"}).status_code == 404
+    r = api(srv, "post", "/duplicates/999/resolve", json={"action": "keep_both"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "match_unknown"
     r = api(srv, "post", "/duplicates/1/resolve", json={"action": "delete"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "validation_failed"
