@@ -27,15 +27,6 @@ CHOICES = ["very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissa
 # -- over HTTP, with the CLI as the worker ------------------------------------------
 
 
-@pytest.fixture
-def rss(live_server, admin):
-    live_server.admin = admin
-    live_server.version = admin.get(f"{live_server.url}/api/v1/forms/rss").json()[
-        "current_version"]
-    live_server.device = live_server.session(live_server.token_for("enum", "enumerator"))
-    return live_server
-
-
 def fieldsync(*args, db):
     return subprocess.run([sys.executable, "-m", "server.cli", *args, "--db", str(db)],
                           capture_output=True, text=True, timeout=120)

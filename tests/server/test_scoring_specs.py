@@ -9,15 +9,6 @@ import pytest
 from tests.helpers.scoring import envelope, push, satisfaction_record, spec_doc
 
 
-@pytest.fixture
-def rss(live_server, admin):
-    live_server.admin = admin
-    live_server.version = admin.get(f"{live_server.url}/api/v1/forms/rss").json()[
-        "current_version"]
-    live_server.device = live_server.session(live_server.token_for("enum", "enumerator"))
-    return live_server
-
-
 def specs_url(srv, *rest):
     return "/".join([f"{srv.url}/api/v1/scoring/specs", *rest])
 
