@@ -84,7 +84,7 @@ class _Batch:
         self.db = db
         self.cache: dict = {}
         self.origin = _origin({}, ctx)
-        self.origin_json = canonical_origin(self.origin)
+        self.origin_json = subs_q.origin_text(self.origin)
 
     def _get(self, key, make):
         if key not in self.cache:
@@ -130,7 +130,7 @@ def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
     data_json = sent_json if assessment.data == rec["data"] else canonical_json(assessment.data)
     if ctx.door == "forward" and rec.get("origin"):
         origin = _origin(rec, ctx)
-        origin_json = canonical_origin(origin)
+        origin_json = subs_q.origin_text(origin)
     else:
         origin, origin_json = batch.origin, batch.origin_json
     return _Prepared(
@@ -279,11 +279,6 @@ def _origin(rec: dict, ctx: Context) -> dict:
         return {**rec["origin"], "forwarded_by": ctx.user,
                 "forwarded_received_at": ctx.received_at}
     return {k: v for k, v in here.items() if v is not None}
-
-
-def canonical_origin(origin: dict) -> str:
-    """The origin column's text (sorted keys, as ``subs_q.insert`` would write it)."""
-    return json.dumps(origin, sort_keys=True)
 
 
 def _link_attachments(db: Database, submission_id: int, rec: dict,

@@ -238,13 +238,11 @@ def _rescore_rows(db, spec, job, rows, columns) -> tuple[int, int]:
         else:
             data = {c: v for c, v in zip(columns, row[5:]) if v is not None}
         result = scoring.score_record(spec, model, data)
-        scores_json = json.dumps(result["scores"])
-        indicators_json = json.dumps(result["indicators"])
+        whole, scores_json, indicators_json = scores_text(result)
         if not has_version:
             keep.append((sid, version, scores_json, indicators_json, now))
         if update_current:
-            current.append((sid, f'{{"scores": {scores_json}, "indicators": '
-                                 f'{indicators_json}}}', version))
+            current.append((sid, whole, version))
         rescored += 1
     scores_q.put_scores(db, keep)
     scores_q.set_current_scores(db, current)

@@ -83,12 +83,17 @@ def insert(db: Database, rec: dict) -> tuple[int, int]:
             scores_json[0] if scores_json else (
                 json.dumps(rec["scores"]) if rec.get("scores") is not None else None),
             rec.get("scoring_version"), rec.get("review_state") or "received",
-            rec.get("origin_json") or json.dumps(rec.get("origin") or {}, sort_keys=True),
+            rec.get("origin_json") or origin_text(rec.get("origin") or {}),
             rec.get("device_id"), rec.get("submitted_by"), rec.get("received_at") or utcnow(),
             seq,
         ],
     )
     return cur.lastrowid, seq
+
+
+def origin_text(origin: dict) -> str:
+    """The origin column's text: sorted keys, so one origin has one text."""
+    return json.dumps(origin, sort_keys=True)
 
 
 def update(db: Database, submission_id: int, **changes) -> int:
