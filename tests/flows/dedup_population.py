@@ -36,19 +36,28 @@ def scored_fields(model) -> list:
 
 
 def population(model, *, respondents: int = 2000, devices: int = 8, planted_each: int = 50,
-               seed: int = 7, first_id: int = 1, start: date = date(2023, 1, 1)) -> list[dict]:
+               seed: int = 7, first_id: int = 1, start: date = date(2023, 1, 1),
+               span_days: int = 540, ids_by_return: bool = False) -> list[dict]:
+    """Respondents returned over ``span_days`` from ``start``; with
+    ``ids_by_return`` their case ids follow their return dates (a programme
+    registers returnees as they come back), else they are drawn in any order."""
     rng = random.Random(seed)
     flds = scored_fields(model)
     choices = {f.path: [c.name for c in model.choices[f.list_name]] for f in flds}
     items = []
-    for n in range(first_id, first_id + respondents):
-        person = {
-            "case_id": f"GIN-2024-{n:05d}", "sex": rng.choice(["male", "female"]),
+    persons = []
+    for _ in range(respondents):
+        persons.append({
+            "sex": rng.choice(["male", "female"]),
             "age": str(rng.randint(18, 60)), "country": rng.choice(["GIN", "SEN", "MLI"]),
-            "returned": start + timedelta(days=rng.randint(0, 540)),
+            "returned": start + timedelta(days=rng.randint(0, span_days)),
             "profile": {p: rng.choice(c[:6]) for p, c in choices.items()},
             "enumerator": rng.randrange(devices), "rounds": [],
-        }
+        })
+    if ids_by_return:
+        persons.sort(key=lambda p: p["returned"])
+    for n, person in enumerate(persons, start=first_id):
+        person["case_id"] = f"GIN-2024-{n:05d}"
         for round_name, offset in ROUNDS[:rng.randint(1, len(ROUNDS))]:
             when = person["returned"] + timedelta(days=offset + rng.randint(-10, 10))
             enum = person["enumerator"] if rng.random() < 0.8 else rng.randrange(devices)
