@@ -22,13 +22,14 @@ The rules, each one indexed lookup (never a scan) bounded by
 4. ``case_id_typo``: a person key one edit away (insert, delete, substitute,
    swap) in the same round, interviewed at most ``typo_days`` apart (the same
    interview entered twice; the day received when there is no interview
-   date), with answers at least ``typo_similarity`` equal. Symmetric
-   deletion: each key is stored with each single character deleted, keyed
-   (variant, scope, day, ...); one range lookup of the new key's deletions
-   finds every key one edit away within the window and nothing else (dense
-   sequential case ids have dozens of neighbours over the whole survey, a few
-   within a month). Each row carries an answer summary, so most neighbours
-   are dropped without reading them.
+   date), with answers at least ``typo_similarity`` equal. Two keys one edit
+   apart share a deletion variant (the key with one character deleted): the
+   weeks of keys around the record, read from an index in (form, round, day)
+   order, are held in memory as a map from variant to keys
+   (``server.dedup_typo``), so the lookup is a dozen dictionary reads and a
+   record writes one index row, not a dozen (dense sequential case ids have
+   dozens of neighbours over a survey, a few within a month). Each key carries
+   its answer summary, so most neighbours are dropped without reading them.
 
 Signatures and summaries only ever over-estimate similarity: they pick
 candidates; the similarity stored is recomputed from the flat answers.
@@ -66,13 +67,14 @@ class Detection:
     device: str | None
     enumerator: str | None
     fields: list[Field]
-    values: list
+    data: dict               # the answers (normalised for comparison only if needed)
     sig: bytes
     layout: int
     summary: tuple[int, int] | None
-    typo_scope: int | None
-    deletions: list[tuple[str, int]]
+    variants: set[str] | frozenset[str]  # the person key's deletion variants (typo rule)
     matches: list[dict] = field(default_factory=list)
+    # A new logical record, not an edit: no earlier version of it can be a candidate.
+    fresh: bool = False
 
 
 def rules_for(db: Database, form_id: str) -> dup.Rules:
@@ -114,6 +116,7 @@ def detect(db: Database, row: dict, det: Detection | None,
     (``lookups_for``) when the record is one of a batch."""
     if det is None or row["state"] != "current":
         return None  # conflicting and quarantined records have their own queues
+    det.fresh = row["logical_id"] == row.get("instance_id")
     det.matches = _find(lookups or PerRecord(db), det, det.rules, row["logical_id"])
     if det.matches and FLAG not in row["flags"]:
         row["flags"].append(FLAG)
@@ -122,19 +125,18 @@ def detect(db: Database, row: dict, det: Detection | None,
 
 def record(db: Database, row: dict, det: Detection | None,
            lookups: PerRecord | None = None) -> None:
-    """Store the record's key in the indexes and its matches (row has its id now)."""
+    """Store the record's key in the indexes and its matches (row has its id now);
+    with a batch's ``lookups``, the key may wait for ``lookups.flush()``."""
     if det is None:
         return
-    if lookups is not None:
-        lookups.written(det, row["id"], row["logical_id"])
+    lookups = lookups or PerRecord(db)
+    lookups.written(det, row)
     parts = det.parts
-    dup_q.insert_key(
-        db, row["id"], det.form_id, row["logical_id"],
+    lookups.write_key(dup_q.key_row(
+        row["id"], det.form_id, row["logical_id"],
         key_norm=parts.key if parts else None, person_norm=parts.person if parts else None,
         round_norm=parts.round if parts else None, day=det.day, device_id=det.device,
-        enumerator=det.enumerator, layout=det.layout, sig=det.sig,
-        typo_scope=det.typo_scope, deletions=det.deletions, summary=det.summary,
-    )
+        enumerator=det.enumerator, layout=det.layout, sig=det.sig, summary=det.summary))
     for m in det.matches:
         dup_q.insert_match(db, row["id"], m["other_id"], det.form_id, m["reasons"],
                            m["similarity"])
@@ -159,8 +161,7 @@ def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
     """The record as the rules see it (pure)."""
     parts = dup.key_parts(model, data, rules)
     flds = dup.compared_fields(model, rules)
-    values = dup.answers_of(flds, data)
-    sig = dup.signature(values)
+    sig = dup.answers_signature(flds, data)
     origin = origin or {}
     day = dup.day_number(dup.value_at(data, rules.date_field)) \
         if rules.date_field in model.fields else None
@@ -169,10 +170,9 @@ def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
         day=day if day is not None else dup.day_number(received_at),
         device=origin.get("device_id") or device_id or _text(data.get("deviceid")),
         enumerator=origin.get("user") or user,
-        fields=flds, values=values, sig=sig, layout=dup.layout_id(flds),
+        fields=flds, data=data, sig=sig, layout=dup.layout_id(flds),
         summary=dup.summary(sig),
-        typo_scope=dup.typo_scope(form_id, parts.round) if parts else None,
-        deletions=dup.deletion_rows(parts.person) if parts else [],
+        variants=dup.deletion_variants(parts.person) if parts else frozenset(),
     )
 
 
@@ -200,11 +200,16 @@ def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> 
     if det.day is not None:
         probe = None  # the byte signature, for forms of more than 64 compared fields
         window, threshold = rules.similar_window_days, rules.similar_threshold
+        mine_answered, mine_sketch = det.summary or (None, None)
         for sid, day, their_layout, answered, sketch, same_device, same_enumerator in \
                 src.near(det, det.day - window, det.day + window, logical_id):
             if their_layout == det.layout:
-                if det.summary is not None and answered is not None:
-                    est, both = dup.summary_estimate(det.summary, answered, sketch)
+                if mine_answered is not None and answered is not None:
+                    # dup.summary_estimate, inline: a tablet's days hold dozens of records
+                    both_mask = mine_answered & answered & _MASK64
+                    both = both_mask.bit_count()
+                    est = (both - ((mine_sketch ^ sketch) & both_mask).bit_count()) / both \
+                        if both else 0.0
                 else:
                     probe = probe or dup.SignatureProbe(det.sig)
                     est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
@@ -216,7 +221,7 @@ def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> 
                 "days": abs(det.day - (day if day is not None else det.day))}
     if not found:
         return []
-    return _confirm(src.db, det, rules, found)
+    return _confirm(src, det, rules, found)
 
 
 def _typo_candidates(src: PerRecord, det: Detection,
@@ -227,24 +232,9 @@ def _typo_candidates(src: PerRecord, det: Detection,
     ``typo_similarity``: the newest ``max_candidates`` of them."""
     if det.day is None:
         return []  # neither an interview date nor a received date: not indexed either
-    mine, layout = det.parts.person, det.layout
-    threshold, minimum = rules.typo_similarity, rules.min_compared
-    my_answered, my_sketch = det.summary or (None, None)
-    kept: dict[int, str] = {}
-    for variant, sid, deleted, their_layout, answered, sketch in src.deletions(
-            det, det.day - rules.typo_days, det.day + rules.typo_days):
-        if sid in kept:
-            continue
-        if answered is not None and my_answered is not None and their_layout == layout:
-            # dup.summary_estimate, inline: this loop sees dozens of neighbours per record
-            both_mask = my_answered & answered & _MASK64
-            both = both_mask.bit_count()
-            if both < minimum or \
-                    (both - ((my_sketch ^ sketch) & both_mask).bit_count()) / both < threshold:
-                continue  # most neighbours end here, without another lookup
-        other = dup.restore(variant, deleted)
-        if other != mine and dup.within_one_edit(mine, other):
-            kept[sid] = other
+    mine = det.parts.person
+    kept = {sid: other for sid, other in src.typo_neighbours(det).items()
+            if other != mine and dup.within_one_edit(mine, other)}
     newest = sorted(kept, reverse=True)[:rules.max_candidates]
     return [(sid, kept[sid]) for sid in newest]
 
@@ -252,17 +242,20 @@ def _typo_candidates(src: PerRecord, det: Detection,
 _MASK64 = (1 << 64) - 1
 
 
-def _confirm(db: Database, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:
+def _confirm(src: PerRecord, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:
     """Exact similarity from the flat answers of the live candidates; keep what
     the rules still accept."""
-    stored = dup_q.confirm_rows(db, det.form_id, [f.path for f in det.fields], list(found))
+    paths = [f.path for f in det.fields]
+    stored = dup_q.confirm_rows(src.db, det.form_id, paths, list(found),
+                                src.answer_columns(det.form_id, paths))
+    mine = dup.answers_of(det.fields, det.data)
     out = []
     for other_id, entry in found.items():
         if other_id not in stored:
             continue  # superseded, in conflict or resolved as a duplicate
         row = stored[other_id]
-        theirs = [dup.normalise_value(f, v) for f, v in zip(det.fields, row)] if row else []
-        sim, both = dup.similarity(det.values, theirs) if row else (0.0, 0)
+        theirs = dup.normalise_values(det.fields, row) if row else []
+        sim, both = dup.similarity(mine, theirs) if row else (0.0, 0)
         enough = both >= rules.min_compared
         typo = entry.pop("_typo", None)
         near = entry.pop("_near", None)

@@ -3,16 +3,15 @@ a whole batch's read once.
 
 ``dedup._find`` asks three questions per record (same person key; same device
 or enumerator within days; a key one edit away within days). ``PerRecord``
-asks them as one indexed statement each. ``BatchLookups`` asks the first two
+asks the first two as one indexed statement each and the third of the typo
+rule's map (``server.dedup_typo``), one session per ``PerRecord``. ``BatchLookups`` asks the first two
 once for a whole batch, inside its write transaction (the batch's person
 keys; the days its device and enumerator cover), answers each record from
 memory, and adds the rows the batch itself writes as it writes them. The
 candidates are the same as ``PerRecord``'s (which of them the
 ``max_candidates`` bound keeps, when there are more, may differ). Where a
 batch statement reaches its own bound (a tablet with thousands of rows in
-the span), that rule falls back to ``PerRecord`` for the batch. The typo
-question stays per record: its windows are narrow and its variants many, and
-one statement over a batch's whole span read more rows than it saved.
+the span), that rule falls back to ``PerRecord`` for the batch.
 
 Why: a push is one tablet's records, one device and one enumerator, weeks of
 interviews: each near-in-time row would otherwise be read again by every
@@ -25,6 +24,7 @@ from bisect import bisect_left, bisect_right
 
 from sqlite_utils import Database
 
+from server import dedup_typo
 from server.store import duplicates as dup_q
 
 # Rows a batch statement may return per record of the batch before the rule
@@ -38,6 +38,8 @@ class PerRecord:
 
     def __init__(self, db: Database):
         self.db = db
+        self._typo = None  # the typo rule's session, opened at its first lookup
+        self._columns: dict[str, set[str]] = {}
 
     def by_person(self, det, logical_id: str) -> list[dict]:
         return dup_q.by_person(self.db, det.form_id, det.parts.person, logical_id,
@@ -48,12 +50,48 @@ class PerRecord:
         return dup_q.near_in_time(self.db, det.form_id, det.device, det.enumerator, lo, hi,
                                   logical_id, det.rules.max_candidates)
 
-    def deletions(self, det, lo: int, hi: int) -> list[tuple]:
-        return dup_q.by_deletions(self.db, det.typo_scope, [v for v, _ in det.deletions],
-                                  lo, hi, det.rules.max_candidates)
+    def typo_neighbours(self, det) -> dict[int, str]:
+        """Submission id -> person key of the keys of the record's form and round
+        that its typo question asks for (``server.dedup_typo``)."""
+        probe = dedup_typo.probe_for(det)
+        if probe is None:
+            return {}
+        return self._typo_session().neighbours(det.form_id, det.parts.round, probe)
 
-    def written(self, det, submission_id: int, logical_id: str) -> None:
-        """Nothing to keep: the next statement reads the store."""
+    def _typo_session(self):
+        if self._typo is None:
+            self._typo = dedup_typo.session(self.db)
+        return self._typo
+
+    def answer_columns(self, form_id: str, paths: list[str]) -> set[str]:
+        """The form's answer columns, read again only when one of ``paths`` is not
+        among them (a new version's field added a column since)."""
+        have = self._columns.get(form_id)
+        if have is None or not have.issuperset(paths):
+            have = self._columns[form_id] = dup_q.answer_columns(self.db, form_id)
+        return have
+
+    def written(self, det, row: dict) -> None:
+        """Let the typo lookups of the records after this one see it (the other
+        statements read the store, this write included)."""
+        if self._typo is not None and det.parts and det.day is not None:
+            answered, sketch = det.summary if det.summary else (None, None)
+            self._typo.written(det.form_id, det.parts.round, (
+                row["id"], det.parts.person, det.day, det.layout, answered, sketch),
+                det.variants, row.get("seq", -1))
+
+    def write_key(self, key_row: tuple) -> None:
+        """Store a record's key (``dup_q.key_row``): at once, for the next
+        statement to read."""
+        dup_q.insert_keys(self.db, [key_row])
+
+    def flush(self) -> None:
+        """Store what waits to be stored (call before the transaction ends)."""
+
+    def committed(self) -> None:
+        """The batch's transaction has committed (``server.dedup_typo``)."""
+        if self._typo is not None:
+            self._typo.committed()
 
 
 class BatchLookups(PerRecord):
@@ -65,6 +103,31 @@ class BatchLookups(PerRecord):
         dets = [d for d in dets if d is not None]
         self.persons = self._read_persons(dets)
         self.near_groups = self._read_near(dets)
+        self.typo = self._read_typo(dets)
+        self.pending: list[tuple] = []  # key rows waiting for ``flush``
+
+    # A key one edit away -----------------------------------------------------------
+
+    def _read_typo(self, dets) -> dict:
+        """id(det) -> (probe, committed keys it asks for), the whole batch's in
+        one go before anything is written (the map's parts in use stay in the
+        processor's caches); the batch's own keys are added per record."""
+        out: dict = {}
+        for d in dets:
+            probe = dedup_typo.probe_for(d)
+            if probe is not None:
+                out[id(d)] = (probe, self._typo_session().committed_neighbours(
+                    d.form_id, d.parts.round, probe))
+        return out
+
+    def typo_neighbours(self, det) -> dict[int, str]:
+        read = self.typo.get(id(det))
+        if read is None:
+            return super().typo_neighbours(det)
+        probe, committed = read
+        found = dict(committed)
+        self._typo.own_neighbours(det.form_id, det.parts.round, probe, found)
+        return found
 
     # Same person key -------------------------------------------------------------
 
@@ -123,8 +186,8 @@ class BatchLookups(PerRecord):
             return super().near(det, lo, hi, logical_id)
         days, rows = group
         found = rows[bisect_left(days, lo):bisect_right(days, hi)]
-        if not found:
-            return found
+        if not found or det.fresh:
+            return found[:det.rules.max_candidates]
         versions = dup_q.versions_of(self.db, logical_id)
         if versions:
             found = [r for r in found if r[0] not in versions]
@@ -132,9 +195,25 @@ class BatchLookups(PerRecord):
 
     # What the batch writes -------------------------------------------------------------
 
-    def written(self, det, submission_id: int, logical_id: str) -> None:
+    def write_key(self, key_row: tuple) -> None:
+        """While every rule answers from the batch's own reads (which see its
+        writes as they happen), keys wait for one statement at the end of the
+        batch (``flush``); else each is stored at once."""
+        if self.persons is None or self.near_groups is None:
+            super().write_key(key_row)
+        else:
+            self.pending.append(key_row)
+
+    def flush(self) -> None:
+        if self.pending:
+            dup_q.insert_keys(self.db, self.pending)
+            self.pending = []
+
+    def written(self, det, row: dict) -> None:
         """Make a row this batch just wrote (``dedup.record``) visible to the
         records after it, as the per-record statements would see it."""
+        super().written(det, row)
+        submission_id, logical_id = row["id"], row["logical_id"]
         parts = det.parts
         if parts and self.persons is not None:
             rows = self.persons.get((det.form_id, parts.person))
@@ -142,8 +221,7 @@ class BatchLookups(PerRecord):
                 rows.insert(0, {
                     "submission_id": submission_id, "logical_id": logical_id,
                     "key_norm": parts.key, "person_norm": parts.person,
-                    "round_norm": parts.round, "day": det.day, "device_id": det.device,
-                    "enumerator": det.enumerator, "layout": det.layout, "sig": det.sig})
+                    "round_norm": parts.round, "day": det.day})
         if det.day is None or self.near_groups is None:
             return
         answered, sketch = det.summary if det.summary else (None, None)

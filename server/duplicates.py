@@ -24,6 +24,8 @@ import unicodedata
 import zlib
 from dataclasses import asdict, dataclass, fields
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from forms.model import Field, FormModel
 from scoring.respondent import respondent_key, respondent_key_fields
@@ -101,8 +103,7 @@ def normalise_key_part(value) -> str:
     return _NOT_ALNUM.sub("", text.upper())
 
 
-@dataclass(frozen=True)
-class KeyParts:
+class KeyParts(NamedTuple):
     key: str            # normalised full key, parts joined by '|'
     person: str         # normalised key without the round part
     round: str          # normalised round ('' when the key has no round field)
@@ -124,11 +125,16 @@ def key_parts(model: FormModel, data: dict, rules: Rules) -> KeyParts | None:
     norm = [normalise_key_part(v) for v in values]
     if not all(norm):
         return None
-    round_at = next((i for i, p in enumerate(paths)
-                     if p.rsplit("/", 1)[-1] == rules.round_field), None)
+    round_at = _round_at(tuple(paths), rules.round_field)
+    if round_at is None:
+        return KeyParts("|".join(norm), "|".join(norm), "")
     person = "|".join(n for i, n in enumerate(norm) if i != round_at)
-    return KeyParts(key="|".join(norm), person=person,
-                    round=norm[round_at] if round_at is not None else "")
+    return KeyParts("|".join(norm), person, norm[round_at])
+
+
+@lru_cache(maxsize=256)
+def _round_at(paths: tuple[str, ...], round_field: str) -> int | None:
+    return next((i for i, p in enumerate(paths) if p.rsplit("/", 1)[-1] == round_field), None)
 
 
 def _key_paths(model: FormModel) -> list[str]:
@@ -147,34 +153,6 @@ def deletion_variants(text: str) -> set[str]:
     handful of lookups instead of a scan.
     """
     return {text} | {text[:i] + text[i + 1:] for i in range(len(text))}
-
-
-def deletion_rows(text: str) -> list[tuple[str, int]]:
-    """``deletion_variants`` with what was deleted: (variant, position * 256 +
-    code of the deleted character), ``-1`` for the text itself; one row per
-    distinct variant, so the typo index can give back the full key of a row
-    (``restore``) without another lookup. Keys are ASCII once normalised."""
-    rows = {text: -1}
-    for i in range(len(text)):
-        rows.setdefault(text[:i] + text[i + 1:], i * 256 + ord(text[i]))
-    return list(rows.items())
-
-
-def restore(variant: str, deleted: int) -> str:
-    """The key a typo-index row was made from (inverse of ``deletion_rows``)."""
-    if deleted < 0:
-        return variant
-    at = deleted >> 8
-    return variant[:at] + chr(deleted & 0xFF) + variant[at:]
-
-
-def typo_scope(form_id: str, round_: str) -> int:
-    """A signed 64-bit integer naming (form, round) in the typo index (two CRCs:
-    cheap and stable across processes; a collision between two of a store's few
-    scopes is vanishingly unlikely)."""
-    data = f"{form_id}\x1f{round_}".encode()
-    value = (zlib.crc32(data) << 32) | zlib.adler32(data)
-    return value - (1 << 64) if value >= (1 << 63) else value
 
 
 def within_one_edit(a: str, b: str) -> bool:
@@ -264,23 +242,66 @@ def _number(value: float) -> str:
 
 def answers_of(flds: list[Field], data: dict) -> list[str | None]:
     """A record's normalised answers to ``flds``, in order, read from its data
-    (the same as ``normalise_value`` of each ``value_at``, with paths split once)."""
-    plan = flds.plan if isinstance(flds, ComparedFields) else _read_plan(flds)
-    out = []
-    for fld, parts, plain_text in plan:
+    (the same as ``normalise_value`` of each ``value_at``, with paths split once
+    and each group's answers read from the group)."""
+    groups = flds.groups if isinstance(flds, ComparedFields) else _read_groups(flds)
+    plain = _PLAIN_MEMO
+    out: list[str | None] = [None] * len(flds)
+    for parts, members in groups:
         node = data
         for part in parts:
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is None or isinstance(node, (dict, list)):
-            out.append(None)
-        elif plain_text and type(node) is str:
-            text = node.strip()  # the common case, inline
-            if "  " in text or "\t" in text or "\n" in text:
-                text = _SPACES.sub(" ", text)
-            out.append(text.casefold() or None)
-        else:
-            out.append(normalise_value(fld, node))
+            node = node.get(part) if type(node) is dict else None
+        if type(node) is not dict:
+            continue
+        for at, name, fld, plain_text in members:
+            value = node.get(name)
+            if value is None or isinstance(value, (dict, list)):
+                continue
+            if plain_text and type(value) is str:  # the common case: a choice name
+                text = plain.get(value, _UNSEEN)
+                if text is _UNSEEN:
+                    text = _plain_text(value)
+                    if len(plain) < _MEMO_SIZE:
+                        plain[value] = text
+                out[at] = text
+            else:
+                out[at] = normalise_value(fld, value)
     return out
+
+
+def answers_signature(flds: list[Field], data: dict) -> bytes:
+    """``signature(answers_of(flds, data))``, in one pass: a plain-text answer
+    seen before goes straight to its byte."""
+    groups = flds.groups if isinstance(flds, ComparedFields) else _read_groups(flds)
+    memo = _RAW_BYTE_MEMO
+    out = bytearray(len(flds))
+    for parts, members in groups:
+        node = data
+        for part in parts:
+            node = node.get(part) if type(node) is dict else None
+        if type(node) is not dict:
+            continue
+        for at, name, fld, plain_text in members:
+            value = node.get(name)
+            if value is None or isinstance(value, (dict, list)):
+                continue
+            if plain_text and type(value) is str:
+                b = memo.get(value)
+                if b is None:
+                    text = _plain_text(value)
+                    b = 0 if text is None else _byte(text)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[value] = b
+                out[at] = b
+            else:
+                text = normalise_value(fld, value)
+                if text is not None:
+                    out[at] = _byte(text)
+    return bytes(out)
+
+
+def _byte(text: str) -> int:
+    return zlib.crc32(text.encode()) % 255 + 1
 
 
 class ComparedFields(list):
@@ -288,19 +309,75 @@ class ComparedFields(list):
 
     def __init__(self, flds):
         super().__init__(flds)
-        self.plan = _read_plan(self)
+        self.groups = _read_groups(self)
+        self.plain = [_is_plain(f) for f in self]
         self.layout = zlib.crc32("\x1f".join(f.path for f in self).encode())
 
 
-def _read_plan(flds: list[Field]) -> list[tuple[Field, tuple[str, ...], bool]]:
-    """(field, path parts, answer is plain text) for each field."""
-    return [(f, tuple(f.path.split("/")),
-             f.type not in ("int", "decimal") and not f.is_select_multiple) for f in flds]
+def _read_groups(flds: list[Field]) -> list[tuple[tuple[str, ...], list[tuple]]]:
+    """How to read the fields' answers: per group (path parts), each field's
+    (position, name, field, answer is plain text)."""
+    groups: dict[tuple[str, ...], list[tuple]] = {}
+    for at, f in enumerate(flds):
+        *parent, name = f.path.split("/")
+        groups.setdefault(tuple(parent), []).append(
+            (at, name, f, _is_plain(f)))
+    return list(groups.items())
+
+
+def _is_plain(fld: Field) -> bool:
+    """Whether the field's answers are compared as plain text."""
+    return fld.type not in ("int", "decimal") and not fld.is_select_multiple
+
+
+def normalise_values(flds: list[Field], values) -> list[str | None]:
+    """``normalise_value`` of each field's value (stored answers, in order)."""
+    kinds = flds.plain if isinstance(flds, ComparedFields) else [_is_plain(f) for f in flds]
+    plain = _PLAIN_MEMO
+    out: list[str | None] = []
+    for fld, is_plain, value in zip(flds, kinds, values):
+        if is_plain and type(value) is str:
+            text = plain.get(value, _UNSEEN)
+            if text is _UNSEEN:
+                text = _plain_text(value)
+                if len(plain) < _MEMO_SIZE:
+                    plain[value] = text
+            out.append(text)
+        else:
+            out.append(normalise_value(fld, value))
+    return out
 
 
 def signature(values: list[str | None]) -> bytes:
     """One byte per compared field: 0 unanswered, else 1..255 from a hash of the value."""
-    return bytes(0 if v is None else zlib.crc32(v.encode()) % 255 + 1 for v in values)
+    memo = _BYTE_MEMO
+    out = bytearray(len(values))
+    for i, v in enumerate(values):
+        if v is not None:
+            b = memo.get(v)
+            if b is None:
+                b = zlib.crc32(v.encode()) % 255 + 1
+                if len(memo) < _MEMO_SIZE:
+                    memo[v] = b
+            out[i] = b
+    return bytes(out)
+
+
+def _plain_text(text: str) -> str | None:
+    """``normalise_value`` of a plain-text answer."""
+    text = text.strip()
+    if "  " in text or "\t" in text or "\n" in text:
+        text = _SPACES.sub(" ", text)
+    return text.casefold() or None
+
+
+# Answers repeat (choice names, yes/no): their normalised text and signature
+# byte are kept, up to a bound, so each record does not compute them again.
+_MEMO_SIZE = 50_000
+_PLAIN_MEMO: dict[str, str | None] = {}
+_BYTE_MEMO: dict[str, int] = {}
+_RAW_BYTE_MEMO: dict[str, int] = {}
+_UNSEEN = object()
 
 
 def summary(sig: bytes) -> tuple[int, int] | None:

@@ -61,6 +61,8 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
     # is taken, so several web workers prepare in parallel and only the writes
     # serialise.
     prepared = [_prepare(db, rec, ctx, batch) for rec in records]
+    for item in prepared:  # issue 7: described in one pass, its tables stay warm
+        item.duplicates = _describe(db, item, ctx, batch)
     with write_transaction(db):
         for sha256, data in (blobs or {}).items():
             subs_q.put_blob(db, sha256, data)
@@ -68,11 +70,13 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
         # issue 7: the batch's duplicate-candidate lookups, read once for all its records
         lookups = dedup.lookups_for(db, [item.duplicates for item in prepared])
         results = [_ingest_one(db, item, ctx, specs, lookups) for item in prepared]
+        lookups.flush()
         if batch_id and device_id:
             counts: dict[str, int] = {}
             for r in results:
                 counts[r["status"]] = counts.get(r["status"], 0) + 1
             subs_q.record_batch(db, device_id, batch_id, user, counts)
+    lookups.committed()  # issue 7: the typo rule's map takes the batch's keys
     return results
 
 
@@ -138,12 +142,17 @@ def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
         assessment=assessment, origin=origin, origin_json=origin_json, data_json=data_json,
         findings_json=json.dumps(assessment.findings),
         scores_json=rescore.scores_text(assessment.scores) if assessment.scores else None,
-        # issue 7: duplicate detection's CPU work (key, answer signature) done here too
-        duplicates=dedup.prepare(db, model, rec["form_id"], assessment.data, origin=origin,
-                                 device_id=ctx.device_id, user=ctx.user,
-                                 received_at=ctx.received_at,
-                                 rules=batch.rules(rec["form_id"]) if model else None),
     )
+
+
+def _describe(db: Database, item: _Prepared, ctx: Context,
+              batch: _Batch) -> dedup.Detection | None:
+    """Duplicate detection's CPU work for a record (key, answer signature),
+    before the write lock too."""
+    form_id = item.rec["form_id"]
+    return dedup.prepare(db, item.model, form_id, item.assessment.data, origin=item.origin,
+                         device_id=ctx.device_id, user=ctx.user, received_at=ctx.received_at,
+                         rules=batch.rules(form_id) if item.model else None)
 
 
 def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,

@@ -1,17 +1,16 @@
-"""Queries for probable-duplicate detection: respondent keys, the typo index,
-the matches found, and the per-form duplicate rules.
+"""Queries for probable-duplicate detection: respondent keys, the matches
+found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
-day range, read from covering indexes; typo variants), bounded by a LIMIT, so
-its cost grows neither with the number of stored records nor with how many
+day range, read from covering indexes; form, round and day range for the typo
+rule's map, ``server.dedup_typo``), bounded by a LIMIT or by its days, so its
+cost grows neither with the number of stored records nor with how many
 records share a key: one statement per rule and record, or, for the person
-and near-in-time rules, one per rule and batch (``server.dedup_lookups``). The
-typo index (``respondent_key_deletions``) holds what the typo rule needs (the
-deleted character, an answer summary), so it is read alone. Whether a
-candidate is still live (a current record not resolved as a duplicate) is
-asked, with its answers, only for the few candidates the rules kept, by
-primary key (``confirm_rows``). Candidates are not versions of the same
-logical record.
+and near-in-time rules, one per rule and batch (``server.dedup_lookups``).
+Whether a candidate is still live (a current record not resolved as a
+duplicate) is asked, with its answers, only for the few candidates the rules
+kept, by primary key (``confirm_rows``). Candidates are not versions of the
+same logical record.
 """
 
 from __future__ import annotations
@@ -25,7 +24,11 @@ from server.store.clock import utcnow
 
 KEY_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_norm",
                "day", "device_id", "enumerator", "layout", "sig")
-_CANDIDATE = f"SELECT {', '.join('k.' + c for c in KEY_COLUMNS)} FROM respondent_keys k "
+# What the person-key rules read of a candidate: all in the covering index
+# ``respondent_keys_person`` (migration 0013), so no row of the table is read.
+CANDIDATE_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_norm",
+                     "day")
+_CANDIDATE = f"SELECT {', '.join('k.' + c for c in CANDIDATE_COLUMNS)} FROM respondent_keys k "
 _OTHER = "AND k.logical_id != ? "
 NEAR_COLUMNS = ("submission_id", "day", "layout", "answered", "sketch", "same_device",
                 "same_enumerator")
@@ -36,35 +39,27 @@ MATCH_COLUMNS = ("id", "submission_id", "other_id", "form_id", "reasons", "simil
                  "merged_id", "comment")
 
 
-def _keys(rows) -> list[dict]:
-    return [dict(zip(KEY_COLUMNS, r)) for r in rows]
+def _candidates(rows) -> list[dict]:
+    return [dict(zip(CANDIDATE_COLUMNS, r)) for r in rows]
 
 
-# Keys and the typo index ---------------------------------------------------------
+# Keys --------------------------------------------------------------------------
 
-def insert_key(db: Database, submission_id: int, form_id: str, logical_id: str, *,
-               key_norm, person_norm, round_norm, day, device_id, enumerator, layout: int,
-               sig: bytes, typo_scope: int | None = None,
-               deletions: list[tuple[str, int]] = (),
-               summary: tuple[int, int] | None = None) -> None:
-    """The record's row in ``respondent_keys`` and, given a typo scope, its
-    deletion rows (``server.duplicates.deletion_rows``) in the typo index."""
-    conn = db.conn
+def key_row(submission_id: int, form_id: str, logical_id: str, *, key_norm, person_norm,
+            round_norm, day, device_id, enumerator, layout: int, sig: bytes,
+            summary: tuple[int, int] | None = None) -> tuple:
+    """A record's row of ``respondent_keys``, for ``insert_keys``."""
     answered, sketch = summary if summary else (None, None)
-    conn.execute(
+    return (submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
+            device_id, enumerator, layout, sig, answered, sketch)
+
+
+def insert_keys(db: Database, rows: list[tuple]) -> None:
+    """Records' rows in ``respondent_keys`` (``key_row``; its indexes serve every rule)."""
+    db.conn.executemany(
         "INSERT OR REPLACE INTO respondent_keys (submission_id, form_id, logical_id, key_norm, "
         "person_norm, round_norm, day, device_id, enumerator, layout, sig, answered, sketch) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
-         device_id, enumerator, layout, sig, answered, sketch],
-    )
-    if typo_scope is not None and deletions and day is not None:
-        conn.executemany(
-            "INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, day, "
-            "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(v, typo_scope, day, submission_id, d, layout, answered, sketch)
-             for v, d in deletions],
-        )
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def key_of(db: Database, submission_id: int) -> dict | None:
@@ -75,7 +70,7 @@ def key_of(db: Database, submission_id: int) -> dict | None:
 
 def by_person(db: Database, form_id: str, person: str, logical_id: str,
               limit: int) -> list[dict]:
-    return _keys(db.conn.execute(
+    return _candidates(db.conn.execute(
         _CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + _OTHER
         + "ORDER BY k.submission_id DESC LIMIT ?",
         [form_id, person, logical_id, limit]).fetchall())
@@ -126,23 +121,44 @@ def versions_of(db: Database, logical_id: str) -> set[int]:
                                           [logical_id])}
 
 
-def by_deletions(db: Database, scope: int, variants: list[str], lo: int, hi: int,
-                 per_variant: int) -> list[tuple]:
-    """(variant, submission_id, deleted, layout, answered, sketch) of the typo-index
-    rows of this scope (form and round) under any of ``variants`` with a day in
-    [lo, hi] (the key is (variant, scope, day, ...): only in-window rows are
-    read), in index order (per variant, the latest day first), at most ``per_variant`` times as many rows as there are
-    variants in all: no sort, the LIMIT stops the reads (a variant shared by
-    thousands of records in one window, like a placeholder case id, cannot make
-    one lookup read them all)."""
-    if not variants:
-        return []
-    marks = ",".join("?" * len(variants))
-    return db.conn.execute(
-        "SELECT variant, submission_id, deleted, layout, answered, sketch "
-        f"FROM respondent_key_deletions WHERE variant IN ({marks}) AND scope = ? "
-        "AND day BETWEEN ? AND ? LIMIT ?",
-        [*variants, scope, lo, hi, per_variant * len(variants)]).fetchall()
+# The typo rule's keys (``server.dedup_typo``): rows of ``TYPO_KEY``. Its map is
+# read through a connection of its own, so these give the statement and its
+# parameters; ``*_on`` run one on the caller's connection.
+
+TYPO_KEY = ("submission_id", "person_norm", "day", "layout", "answered", "sketch")
+_TYPO_KEY = ", ".join("k." + c for c in TYPO_KEY)
+_TYPO_KEYED = "k.person_norm IS NOT NULL AND k.day IS NOT NULL"
+
+
+def keys_in_days(form_id: str, round_norm: str, lo: int, hi: int) -> tuple[str, list]:
+    """The keys of one form and round interviewed on days [lo, hi], read from the
+    time-ordered covering index ``respondent_keys_round_day`` (migration 0013)."""
+    return (f"SELECT {_TYPO_KEY} FROM respondent_keys k WHERE k.form_id = ? "
+            f"AND k.round_norm = ? AND k.day BETWEEN ? AND ? AND {_TYPO_KEYED}",
+            [form_id, round_norm, lo, hi])
+
+
+def keys_changed_since(seq: int, limit: int) -> tuple[str, list]:
+    """(form_id, round_norm, *``TYPO_KEY``) of the records whose change sequence
+    is above ``seq``, in that order, at most ``limit``."""
+    return (f"SELECT k.form_id, k.round_norm, {_TYPO_KEY} FROM submissions s "
+            f"JOIN respondent_keys k ON k.submission_id = s.id WHERE s.seq > ? "
+            f"AND {_TYPO_KEYED} ORDER BY s.seq LIMIT ?", [seq, limit])
+
+
+def committed_seq() -> tuple[str, list]:
+    return "SELECT value FROM seq_counter WHERE id = 1", []
+
+
+def keys_in_days_on(db: Database, form_id: str, round_norm: str, lo: int,
+                    hi: int) -> list[tuple]:
+    return db.conn.execute(*keys_in_days(form_id, round_norm, lo, hi)).fetchall()
+
+
+def keys_changed_on(db: Database, seq: int) -> list[tuple]:
+    """``keys_changed_since`` on ``db``'s own connection, without a bound: inside
+    a write transaction, the keys that transaction wrote."""
+    return db.conn.execute(*keys_changed_since(seq, -1)).fetchall()
 
 
 # The same lookups for a whole batch (``server.dedup_lookups``): one statement per
@@ -152,7 +168,7 @@ def by_deletions(db: Database, scope: int, variants: list[str], lo: int, hi: int
 def by_persons(db: Database, form_id: str, persons: list[str], limit: int) -> list[dict]:
     """Key rows of any of ``persons``, newest first, at most ``limit``."""
     marks = ",".join("?" * len(persons))
-    return _keys(db.conn.execute(
+    return _candidates(db.conn.execute(
         _CANDIDATE + f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) "
         "ORDER BY k.submission_id DESC LIMIT ?", [form_id, *persons, limit]).fetchall())
 
@@ -179,15 +195,22 @@ def live(db: Database, submission_ids: list[int]) -> set[int]:
     return {r[0] for r in rows}
 
 
-def confirm_rows(db: Database, form_id: str, paths: list[str],
-                 submission_ids: list[int]) -> dict[int, tuple | None]:
+def answer_columns(db: Database, form_id: str) -> set[str]:
+    """The columns of the form's flat answers table (none before its first record)."""
+    return {r[1] for r in db.conn.execute(
+        f"PRAGMA table_info({q(main_table(form_id))})").fetchall()}
+
+
+def confirm_rows(db: Database, form_id: str, paths: list[str], submission_ids: list[int],
+                 have: set[str] | None = None) -> dict[int, tuple | None]:
     """Of these records, the live ones (current, not resolved as duplicates) with
     their flat answers (columns ``paths``; None when a record has no answers row),
-    by submission id: one query."""
+    by submission id: one query. ``have``: ``answer_columns``, when known."""
     if not submission_ids:
         return {}
     table = main_table(form_id)
-    have = {r[1] for r in db.conn.execute(f"PRAGMA table_info({q(table)})").fetchall()}
+    if have is None:
+        have = answer_columns(db, form_id)
     if not have:
         return {i: None for i in live(db, submission_ids)}
     cols = ", ".join(f"a.{q(p)}" if p in have else "NULL" for p in paths) or "NULL"

@@ -367,96 +367,27 @@ def m0008_scoring_store(db: Database) -> None:
 
 @migrations(name="0009_duplicate_typo_index")
 def m0009_duplicate_typo_index(db: Database) -> None:
-    # Probable duplicates (issue 7), a cheaper typo rule: the deletion
-    # neighbourhood of each person key kept in key order (records with close
-    # case ids write to the same pages, not to random ones), each row carrying
-    # what the rule needs to drop a neighbour without another lookup: the
-    # deleted character (to give back the full key) and a 2 x 64-bit answer
-    # summary (bit i: field i answered; one bit of its hash). Replaces the
-    # hashed respondent_key_variants; filled again from respondent_keys, which
-    # keeps the same summary (near-identical candidates are dropped with it).
+    # Probable duplicates (issue 7): each key's 2 x 64-bit answer summary (bit i:
+    # field i answered; one bit of its hash), with which most candidates are
+    # dropped without reading them. This migration also built a stored typo
+    # index in place of the hashed respondent_key_variants; that index left the
+    # store in 0013 (server/dedup_typo.py), so it is no longer built here.
     from server import duplicates as dup  # pure functions, no database
 
-    # New rows go to a small ``_recent`` table first, moved over in key order
-    # every few hundred records: each commit then rewrites a few pages of it
-    # instead of some 200 random pages of the big one.
-    for table in ("respondent_key_deletions", "respondent_key_deletions_recent"):
-        db.execute(
-            f"""CREATE TABLE {table} (
-                variant TEXT NOT NULL,
-                scope INTEGER NOT NULL,
-                submission_id INTEGER NOT NULL,
-                deleted INTEGER NOT NULL,
-                layout INTEGER NOT NULL,
-                answered INTEGER,
-                sketch INTEGER,
-                PRIMARY KEY (variant, scope, submission_id DESC)
-            ) WITHOUT ROWID"""
-        )
     db.execute("ALTER TABLE respondent_keys ADD COLUMN answered INTEGER")
     db.execute("ALTER TABLE respondent_keys ADD COLUMN sketch INTEGER")
-    rows = db.execute(
-        "SELECT submission_id, form_id, round_norm, person_norm, layout, sig "
-        "FROM respondent_keys ORDER BY submission_id").fetchall()
-    insert = ("INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, "
-              "submission_id, deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    summaries, batch = [], []
-    for sid, form_id, round_norm, person, layout, sig in rows:
-        answered, sketch = dup.summary(sig) or (None, None)
-        summaries.append((answered, sketch, sid))
-        if person:
-            scope = dup.typo_scope(form_id, round_norm or "")
-            batch += [(v, scope, sid, d, layout, answered, sketch)
-                      for v, d in dup.deletion_rows(person)]
+    rows = db.execute("SELECT submission_id, sig FROM respondent_keys").fetchall()
+    summaries = [(*(dup.summary(sig) or (None, None)), sid) for sid, sig in rows]
     db.conn.executemany("UPDATE respondent_keys SET answered = ?, sketch = ? "
                         "WHERE submission_id = ?", summaries)
-    db.conn.executemany(insert, batch)
     db.execute("DROP TABLE respondent_key_variants")
 
 
 @migrations(name="0010_duplicate_typo_index_by_day")
 def m0010_duplicate_typo_index_by_day(db: Database) -> None:
-    # The typo rule only looks for the same interview entered twice (rule
-    # ``typo_days``): the day (interview date, else the day received, as in
-    # respondent_keys) goes into the typo-index key after (variant, scope), so
-    # the lookup reads only the neighbours interviewed within the window, not
-    # every key one deletion away (dense sequential case ids have ~50). Rows
-    # without a day are not indexed (the rule needs one). Rebuilt from
-    # respondent_keys, which keeps the day and the answer summary.
-    # The ``_recent`` table (rows written there, merged in key order every 256
-    # records) goes: with one lookup instead of two per variant, writing to the
-    # big table directly measured the same at 100,000 stored (bench/dedup.py),
-    # without the merges.
-    from server import duplicates as dup  # pure functions, no database
-
-    db.execute("DROP TABLE respondent_key_deletions_recent")
-    db.execute("DROP TABLE respondent_key_deletions")
-    db.execute(
-        """CREATE TABLE respondent_key_deletions (
-            variant TEXT NOT NULL,
-            scope INTEGER NOT NULL,
-            day INTEGER NOT NULL,
-            submission_id INTEGER NOT NULL,
-            deleted INTEGER NOT NULL,
-            layout INTEGER NOT NULL,
-            answered INTEGER,
-            sketch INTEGER,
-            PRIMARY KEY (variant, scope, day DESC, submission_id DESC)
-        ) WITHOUT ROWID"""
-    )
-    rows = db.execute(
-        "SELECT submission_id, form_id, round_norm, person_norm, day, layout, answered, "
-        "sketch FROM respondent_keys WHERE person_norm IS NOT NULL AND day IS NOT NULL "
-        "ORDER BY submission_id").fetchall()
-    batch = []
-    for sid, form_id, round_norm, person, day, layout, answered, sketch in rows:
-        scope = dup.typo_scope(form_id, round_norm or "")
-        batch += [(v, scope, day, sid, d, layout, answered, sketch)
-                  for v, d in dup.deletion_rows(person)]
-    batch.sort()
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO respondent_key_deletions (variant, scope, day, submission_id, "
-        "deleted, layout, answered, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+    # Rebuilt the stored typo index keyed by day; that index left the store in
+    # 0013 (server/dedup_typo.py), so there is nothing left to do here.
+    pass
 
 
 @migrations(name="0011_drop_redundant_instance_index")
@@ -479,3 +410,22 @@ def m0012_duplicate_near_covering_indexes(db: Database) -> None:
     db.execute("CREATE INDEX respondent_keys_enumerator ON respondent_keys(form_id, "
                "enumerator, day, device_id, layout, answered, sketch) "
                "WHERE enumerator IS NOT NULL")
+
+
+@migrations(name="0013_typo_keys_by_round_and_day")
+def m0013_typo_keys_by_round_and_day(db: Database) -> None:
+    # The typo rule's deletion variants leave the store (server/dedup_typo.py
+    # keeps them in memory, a week at a time): stored, each record wrote a dozen
+    # random-position rows whose pages, through the WAL and its checkpoints,
+    # made up most of detection's cost at ingest. Its keys are read instead
+    # from one index in (form, round, day) order, which new interviews append
+    # to, covering what the rule compares.
+    db.execute("DROP TABLE IF EXISTS respondent_key_deletions")
+    db.execute("DROP TABLE IF EXISTS respondent_key_deletions_recent")
+    # The person-key rules read what they compare from the index alone.
+    db.execute("DROP INDEX IF EXISTS respondent_keys_person")
+    db.execute("CREATE INDEX respondent_keys_person ON respondent_keys(form_id, person_norm, "
+               "round_norm, day, key_norm, logical_id)")
+    db.execute("CREATE INDEX respondent_keys_round_day ON respondent_keys(form_id, "
+               "round_norm, day, person_norm, layout, answered, sketch) "
+               "WHERE person_norm IS NOT NULL AND day IS NOT NULL")

@@ -204,13 +204,15 @@ def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss):
         assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
 
 
-# The typo index: deletion rows with an answer summary, bounded lookups ------------
+# The typo rule's map (server/dedup_typo.py): summaries, bounded lookups -------------
 
-def test_deletion_rows_give_back_the_key_they_were_made_from():
-    for key in ("GIN202400017", "AAB", "A", "GIN|2024"):
-        rows = dup.deletion_rows(key)
-        assert {v for v, _ in rows} == dup.deletion_variants(key)
-        assert all(dup.restore(v, d) == key for v, d in rows)
+def test_the_one_pass_signature_is_the_signature_of_the_normalised_answers(rss):
+    from server.formcache import model_for
+    model = model_for(rss, "rss", rss.version)
+    flds = dup.compared_fields(model, dup.Rules())
+    odd = build(BEST, currently_working=" YES ", productive_assets="livestock  land", age=31.0)
+    for data in (build(BEST), build(WORST), odd, {}):
+        assert dup.answers_signature(flds, data) == dup.signature(dup.answers_of(flds, data))
 
 
 def test_answer_summary_never_undershoots_the_exact_similarity():
@@ -229,25 +231,23 @@ def test_forms_comparing_more_than_64_fields_have_no_summary():
     assert dup.summary(bytes(range(1, 66))) is None
 
 
-def test_typo_lookup_reads_a_bounded_number_of_rows_whatever_the_key(rss):
-    from server.store import duplicates as dup_q
+def test_typo_lookup_returns_a_bounded_number_of_keys_whatever_the_key(rss):
+    from server import dedup_typo
     review_rules(rss, "rss", {"max_candidates": 3})
     for _ in range(12):  # a placeholder case id typed again and again
         push(rss, build(BEST, case_id="UNKNOWN"))
-    deletions = dup.deletion_rows("UNKNOWN")
     round_ = rss.execute("SELECT round_norm FROM respondent_keys LIMIT 1").fetchone()[0]
-    scope = dup.typo_scope("rss", round_)
-    rows = dup_q.by_deletions(rss, scope, [v for v, _ in deletions], -10**6, 10**6, 3)
-    assert 0 < len(rows) <= 3 * len(deletions)
+    variants = dup.deletion_variants("UNKNOWN")
+    probe = dedup_typo.Probe(frozenset(variants), -10**6, 10**6, 3, 0, None, None, 0, 0.0)
+    found = dedup_typo.session(rss).neighbours("rss", round_, probe)
+    assert 3 <= len(found) <= 3 * len(variants) < 12 * len(variants)
 
 
-def test_typo_rows_are_written_to_the_index_directly_and_found_at_once(rss):
+def test_a_typo_is_found_in_the_very_next_push(rss):
     push(rss, build(BEST, interview_date="2026-02-18"))
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
                 device="tablet-9", user="enum9")
     assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
-    assert not rss.execute("SELECT name FROM sqlite_master "
-                           "WHERE name = 'respondent_key_deletions_recent'").fetchall()
     again = push(rss, build(BEST, case_id="GIN-2026-0017", interview_date="2026-02-21"),
                  device="tablet-8", user="enum8")
     assert "case_id_typo" in reasons(rss, again["instance_id"])
@@ -285,17 +285,17 @@ def test_hq_keeps_its_own_probable_duplicate_flag_when_an_office_forwards_an_upd
     assert row[0] == "approved" and FLAG in row[1]
 
 
-def test_migration_0010_rebuilds_the_typo_index_keyed_by_day(rss):
-    from server.store.migrations import m0010_duplicate_typo_index_by_day
+def test_migration_0013_drops_the_stored_typo_index_and_typos_are_still_found(rss):
+    from server.store.migrations import m0013_typo_keys_by_round_and_day
     push(rss, build(BEST, interview_date="2026-02-10"))
-    push(rss, build(WORST, case_id="GIN-2026-00018", interview_date="2026-02-11"))
-    cols = ("variant, scope, day, submission_id, deleted, layout, answered, sketch")
-    held = sorted(rss.execute(f"SELECT {cols} FROM respondent_key_deletions").fetchall())
-    assert held and {r[2] for r in held} == {dup.day_number("2026-02-10"),
-                                             dup.day_number("2026-02-11")}
-    rss.execute("CREATE TABLE respondent_key_deletions_recent (x)")  # as after 0009
-    m0010_duplicate_typo_index_by_day(rss)  # drops both, refills from respondent_keys
-    assert sorted(rss.execute(f"SELECT {cols} FROM respondent_key_deletions").fetchall()) == held
+    rss.execute("DROP INDEX respondent_keys_round_day")  # as before 0013
+    rss.execute("DROP INDEX respondent_keys_person")
+    rss.execute("CREATE INDEX respondent_keys_person ON respondent_keys(form_id, person_norm)")
+    rss.execute("CREATE TABLE respondent_key_deletions (variant TEXT)")
+    m0013_typo_keys_by_round_and_day(rss)
+    names = {r[0] for r in rss.execute("SELECT name FROM sqlite_master")}
+    assert "respondent_key_deletions" not in names
+    assert {"respondent_keys_round_day", "respondent_keys_person"} <= names
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-12"),
                 device="tablet-9", user="enum9")
     assert reasons(rss, typo["instance_id"]) == ["case_id_typo"]
@@ -322,9 +322,9 @@ def _matches_after_pushing(tmp_path, name, monkeypatch_lookups):
     return matches, flags
 
 
-def test_batch_lookups_find_exactly_what_per_record_lookups_find(tmp_path, monkeypatch):
+def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_path, monkeypatch):
     import server.dedup as dedup_mod
-    from server import dedup_lookups
+    from server import dedup_lookups, dedup_typo
 
     def per_record():
         monkeypatch.setattr(dedup_mod, "lookups_for", lambda db, dets: dedup_lookups.PerRecord(db))
@@ -333,8 +333,14 @@ def test_batch_lookups_find_exactly_what_per_record_lookups_find(tmp_path, monke
         monkeypatch.undo()
         monkeypatch.setattr(dedup_lookups, "ROWS_PER_RECORD", 0)
 
+    def typo_from_the_store():  # no in-memory map: each typo lookup reads the store
+        monkeypatch.undo()
+        monkeypatch.setattr(dedup_typo, "session", dedup_typo.Direct)
+
     batch = _matches_after_pushing(tmp_path, "batch", lambda: None)
     one_by_one = _matches_after_pushing(tmp_path, "per-record", per_record)
     fallback = _matches_after_pushing(tmp_path, "fallback", bounded)
+    direct = _matches_after_pushing(tmp_path, "direct", typo_from_the_store)
     assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
-    assert batch == one_by_one == fallback
+    assert any("case_id_typo" in m[2] for m in batch[0])
+    assert batch == one_by_one == fallback == direct

@@ -1,0 +1,417 @@
+"""Where the typo rule finds person keys one edit away: weeks of keys held in
+this process's memory, loaded from the store when first asked for and kept
+current by the change sequence.
+
+The rule (``server.dedup``, ``case_id_typo``) looks for a key one edit from
+the new record's, in the same form and round, interviewed at most
+``typo_days`` away. Two keys one edit apart share one of their deletion
+variants (``server.duplicates.deletion_variants``), so a map from variant to
+keys answers it in a dozen dictionary lookups. That map is not stored: kept
+as rows in SQLite it cost a dozen random-position index rows per record, and
+their pages going through the WAL and its checkpoints made up most of what
+detection cost at ingest (docs/PERFORMANCE.md). The store keeps one row per
+record in an index in time order (``respondent_keys_round_day``), which a
+stream of new interviews appends to; this module builds the variant map from
+it, a week of one form and round at a time, for the weeks the rule asks about.
+
+Consistency. The map holds committed keys only, read through a read-only
+connection of its own, which sees the last commit and never the caller's
+open transaction. It is used only inside write transactions (ingest,
+quarantine release), so no other writer commits meanwhile. A ``Session``
+(one per batch) first brings the loaded weeks up to date with what was
+committed since the map last looked (the keys of the records whose change
+sequence is above the one it has seen), then keeps the keys its own
+transaction writes (and any it wrote before the session, in an outer
+transaction) to itself, where its later lookups see them. Once the
+transaction has committed, ``Session.committed`` hands them to the map, if
+nothing else changed the store in between (else the next session reads them
+back). A transaction that rolls back leaves nothing behind.
+
+Memory: at most ``MAX_KEYS`` keys per store (about 1 KB each); beyond that
+the weeks loaded first are dropped (in a stream of new interviews, the
+oldest), and read again if asked for. A store
+without a file (``:memory:``) is read from the store on every lookup
+(``Direct``): the same answers, without the map.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from typing import NamedTuple
+
+from sqlite_utils import Database
+
+from server import duplicates as dup
+from server.store import duplicates as dup_q
+
+WEEK = 7                # days per loaded block
+MAX_KEYS = 200_000      # per store and process
+MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts afresh
+
+# A key as the rule needs it: (submission_id, person, day, layout, answered, sketch);
+# in the map, answered and sketch are unsigned (``dup_q`` gives them signed).
+Key = tuple
+_MASK64 = (1 << 64) - 1
+
+
+class Probe(NamedTuple):
+    """What the typo rule asks for one record: the keys sharing one of
+    ``variants`` (its person key's deletion variants), interviewed on days
+    [lo, hi], at most ``limit`` per variant, the newest first, but for those
+    whose answer summary rules out ``threshold`` over at least ``minimum``
+    fields both answered (``dup.summary_estimate``; both with a summary and the
+    same layout). ``answered`` and ``sketch`` unsigned."""
+
+    variants: frozenset
+    lo: int
+    hi: int
+    limit: int
+    layout: int
+    answered: int | None
+    sketch: int | None
+    minimum: int
+    threshold: float
+
+
+def probe_for(det) -> Probe | None:
+    """The typo rule's question for a record as ``server.dedup`` described it
+    (``Detection``); None when it has no person key or no day."""
+    if not det.parts or det.day is None:
+        return None
+    rules = det.rules
+    answered, sketch = det.summary or (None, None)
+    return Probe(det.variants, det.day - rules.typo_days, det.day + rules.typo_days,
+                 rules.max_candidates, det.layout,
+                 None if answered is None else answered & _MASK64,
+                 None if sketch is None else sketch & _MASK64,
+                 rules.min_compared, rules.typo_similarity)
+
+
+def _unsigned(key) -> Key:
+    sid, person, day, layout, answered, sketch = key
+    if answered is None or sketch is None:
+        return (sid, person, day, layout, None, None)
+    return (sid, person, day, layout, answered & _MASK64, sketch & _MASK64)
+
+
+class _Weeks:
+    """Keys of one (form, round) and their deletion variants, by week loaded."""
+
+    def __init__(self) -> None:
+        self.loaded: set[int] = set()
+        self.keys: dict[int, tuple] = {}   # submission id -> (key, variants)
+        # variant -> its key, or a list of its keys oldest first when more than
+        # one has it (most variants are one key's: no list to make or keep)
+        self.variants: dict[str, Key | list[Key]] = {}
+        self.by_week: dict[int, list[int]] = {}
+
+    def add(self, key, variants=None) -> None:
+        key = _unsigned(key)
+        variants = variants or dup.deletion_variants(key[1])
+        self.keys[key[0]] = (key, variants)
+        self.by_week.setdefault(key[2] // WEEK, []).append(key[0])
+        table = self.variants
+        for v in variants:
+            held = table.get(v)
+            if held is None:
+                table[v] = key
+            elif type(held) is list:
+                held.append(key)
+            else:
+                table[v] = [held, key]
+
+    def remove(self, sid: int) -> None:
+        held = self.keys.pop(sid, None)
+        if held is not None:
+            week = self.by_week.get(held[0][2] // WEEK)
+            if week is not None and sid in week:
+                week.remove(sid)
+            self._unlist(*held)
+
+    def drop_week(self, week: int) -> list[int]:
+        """Forget a week's keys; returns their submission ids."""
+        sids = self.by_week.pop(week, [])
+        for sid in sids:
+            held = self.keys.pop(sid, None)
+            if held is not None:
+                self._unlist(*held)
+        self.loaded.discard(week)
+        return sids
+
+    def _unlist(self, key: Key, variants) -> None:
+        table = self.variants
+        for v in variants:
+            held = table.get(v)
+            if held is None:
+                continue
+            if type(held) is not list:
+                if held[0] == key[0]:
+                    del table[v]
+            elif key in held:
+                held.remove(key)
+                if len(held) == 1:
+                    table[v] = held[0]
+
+    def find(self, probe: Probe, out: dict[int, str]) -> None:
+        """Into ``out``: submission id -> person key of the keys ``probe`` asks for."""
+        lo, hi, limit = probe.lo, probe.hi, probe.limit
+        mine_answered, mine_sketch = probe.answered, probe.sketch
+        check = mine_answered is not None
+        layout, minimum, threshold = probe.layout, probe.minimum, probe.threshold
+        get = self.variants.get
+        for v in probe.variants:
+            keys = get(v)
+            if keys is None:
+                continue
+            if type(keys) is not list:
+                keys = (keys,)
+            elif len(keys) > limit:  # the newest in the window, up to the bound
+                keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
+            for sid, person, day, their_layout, answered, sketch in keys:
+                if day < lo or day > hi or sid in out:
+                    continue
+                if check and answered is not None and their_layout == layout:
+                    # dup.summary_estimate, inline: dense case ids have dozens of
+                    # neighbours within weeks, and most end here
+                    both_mask = mine_answered & answered
+                    both = both_mask.bit_count()
+                    if both < minimum or \
+                            (both - ((mine_sketch ^ sketch) & both_mask).bit_count()) / both \
+                            < threshold:
+                        continue
+                out[sid] = person
+
+
+class _Store:
+    """One store's map in this process."""
+
+    def __init__(self, path: str, ident: tuple) -> None:
+        self.path, self.ident, self.pid = path, ident, os.getpid()
+        self.lock = threading.Lock()
+        self.reader: sqlite3.Connection | None = None
+        self.seq: int | None = None       # every change up to this one is in the map
+        self.scopes: dict[tuple, _Weeks] = {}     # (form_id, round) -> weeks
+        self.where: dict[int, tuple] = {}         # submission id -> its scope
+        self.loaded: dict[tuple, None] = {}       # (form_id, round, week), first loaded first
+        self.size = 0
+
+    def read(self, sql: str, params: list) -> list:
+        if self.reader is None:
+            self.reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                          check_same_thread=False, isolation_level=None)
+        return self.reader.execute(sql, params).fetchall()
+
+    def committed_seq(self) -> int:
+        return self.read(*dup_q.committed_seq())[0][0]
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def reset(self) -> None:
+        self.scopes.clear()
+        self.where.clear()
+        self.loaded.clear()
+        self.size = 0
+
+    def begin(self) -> int:
+        """Catch up with the last commit; returns its change sequence."""
+        committed = self.committed_seq()
+        if self.seq is None or committed < self.seq:
+            self.reset()  # first use, or the file is not the one we read before
+        elif committed > self.seq and self.scopes:
+            rows = self.read(*dup_q.keys_changed_since(self.seq, MAX_CATCH_UP + 1))
+            if len(rows) > MAX_CATCH_UP:
+                self.reset()
+            else:
+                for form_id, round_, *key in rows:
+                    self.put(form_id, round_, tuple(key))
+        self.seq = committed
+        return committed
+
+    def put(self, form_id: str, round_: str, key: Key, variants=None) -> bool:
+        """Put a key in the map, replacing the submission's earlier one, where its
+        week is loaded; True if it went in."""
+        self._drop(key[0])
+        weeks = self.scopes.get((form_id, round_))
+        if weeks is None or key[2] // WEEK not in weeks.loaded:
+            return False
+        weeks.add(key, variants)
+        self.where[key[0]] = (form_id, round_)
+        self.size += 1
+        return True
+
+    def _drop(self, sid: int) -> None:
+        scope = self.where.pop(sid, None)
+        if scope is not None:
+            self.scopes[scope].remove(sid)
+            self.size -= 1
+
+    def weeks(self, form_id: str, round_: str, lo: int, hi: int) -> _Weeks:
+        """The (form, round)'s keys, with every week of days [lo, hi] loaded."""
+        weeks = self.scopes.get((form_id, round_))
+        wanted = range(lo // WEEK, hi // WEEK + 1)
+        if weeks is not None and weeks.loaded.issuperset(wanted):
+            return weeks
+        if weeks is None:
+            weeks = self.scopes[(form_id, round_)] = _Weeks()
+        for week in wanted:
+            if week in weeks.loaded:
+                continue
+            rows = self.read(*dup_q.keys_in_days(form_id, round_, week * WEEK,
+                                                 week * WEEK + WEEK - 1))
+            weeks.loaded.add(week)
+            self.loaded[(form_id, round_, week)] = None
+            for key in rows:
+                self.put(form_id, round_, key)
+        self._trim(wanted, (form_id, round_))
+        return weeks
+
+    def _trim(self, wanted: range, scope: tuple) -> None:
+        """Beyond ``MAX_KEYS`` keys, drop the weeks loaded first (in a stream of
+        new interviews, the oldest), never the ``wanted`` weeks of ``scope``."""
+        if self.size <= MAX_KEYS:
+            return
+        for mark in list(self.loaded):
+            if self.size <= MAX_KEYS:
+                break
+            form_id, round_, week = mark
+            if (form_id, round_) == scope and week in wanted:
+                continue
+            del self.loaded[mark]
+            for sid in self.scopes[(form_id, round_)].drop_week(week):
+                self.where.pop(sid, None)
+                self.size -= 1
+
+
+_STORES: dict[str, _Store] = {}
+_STORES_LOCK = threading.Lock()
+MAX_STORES = 8  # a process that opens many stores (tests, tools) keeps the newest
+
+
+def session(db: Database) -> "Session | Direct":
+    """The typo lookups of one batch inside a write transaction of ``db``."""
+    path = _file_of(db)
+    if not path:
+        return Direct(db)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return Direct(db)
+    ident = (st.st_dev, st.st_ino)
+    with _STORES_LOCK:
+        store = _STORES.get(path)
+        if store is None or store.ident != ident or store.pid != os.getpid():
+            if store is not None and store.pid == os.getpid():
+                store.close()
+            store = _STORES[path] = _Store(path, ident)
+            while len(_STORES) > MAX_STORES:
+                _STORES.pop(next(iter(_STORES))).close()
+    return Session(db, store)
+
+
+def forget(path: str) -> None:
+    """Drop a store's map (its file is being replaced, e.g. a restore)."""
+    with _STORES_LOCK:
+        store = _STORES.pop(str(path), None)
+    if store is not None and store.pid == os.getpid():
+        store.close()
+
+
+def _file_of(db: Database) -> str:
+    cache = getattr(db, "_fieldsync_file", None)
+    if cache is None:
+        row = next((r for r in db.conn.execute("PRAGMA database_list") if r[1] == "main"), None)
+        cache = (row[2] if row else "") or ""
+        try:
+            db._fieldsync_file = cache
+        except AttributeError:
+            pass
+    return cache
+
+
+class Direct:
+    """Typo lookups read from the store each time (stores without a file); the
+    keys its own batch writes are kept as in ``Session``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.own: dict[tuple, _Weeks] = {}  # keys this transaction wrote, by scope
+        self.last: int | None = None
+
+    def neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
+        """Submission id -> person key of the keys of (form, round) ``probe`` asks
+        for."""
+        found = self.committed_neighbours(form_id, round_, probe)
+        self.own_neighbours(form_id, round_, probe, found)
+        return found
+
+    def committed_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
+        """What ``probe`` asks for among the keys stored before the batch."""
+        window = _Weeks()
+        for key in dup_q.keys_in_days_on(self.db, form_id, round_, probe.lo, probe.hi):
+            window.add(key)
+        found: dict[int, str] = {}
+        window.find(probe, found)
+        return found
+
+    def own_neighbours(self, form_id: str, round_: str, probe: Probe,
+                       found: dict[int, str]) -> None:
+        """Into ``found``: what ``probe`` asks for among the keys this batch
+        wrote (its version of a key wins)."""
+        own = self.own.get((form_id, round_))
+        if own is not None:
+            for sid in [s for s in found if s in own.keys]:
+                del found[sid]
+            own.find(probe, found)
+
+    def written(self, form_id: str, round_: str, key: Key, variants, seq: int) -> None:
+        """A key the batch wrote, for its later lookups."""
+        own = self.own.get((form_id, round_))
+        if own is None:
+            own = self.own[(form_id, round_)] = _Weeks()
+        own.remove(key[0])
+        own.add(key, variants)
+        if self.last is not None:
+            self.last = max(self.last, seq) if seq >= 0 else None
+
+    def committed(self) -> None:
+        """The batch's transaction has committed: nothing to hand over."""
+
+
+class Session(Direct):
+    """One batch's typo lookups against the shared map (see the module's doc)."""
+
+    def __init__(self, db: Database, store: _Store):
+        super().__init__(db)
+        self.store = store
+        with store.lock:
+            self.start = self.last = store.begin()
+        # What this transaction wrote before the batch (an outer transaction):
+        # visible on the caller's connection only.
+        for form_id, round_, *key in dup_q.keys_changed_on(db, self.start):
+            self.written(form_id, round_, tuple(key), None, -1)
+
+    def committed_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
+        found: dict[int, str] = {}
+        with self.store.lock:
+            self.store.weeks(form_id, round_, probe.lo, probe.hi).find(probe, found)
+        return found
+
+    def committed(self) -> None:
+        """Call once the batch's transaction has committed: its keys go into the
+        shared map, unless anything else changed the store in between (then the
+        next session reads them back)."""
+        store = self.store
+        with store.lock:
+            if not self.own or store.seq != self.start or self.last is None \
+                    or store.committed_seq() != self.last:
+                return
+            for (form_id, round_), own in self.own.items():
+                for key, variants in own.keys.values():
+                    store.put(form_id, round_, key, variants)
+            store.seq = self.last
+        self.own = {}

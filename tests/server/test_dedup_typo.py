@@ -1,0 +1,145 @@
+"""The typo rule's in-memory map (server/dedup_typo.py): it finds what the store
+holds, whoever wrote it, and nothing a rolled-back batch wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from server import dedup_typo
+from server.ingest import ingest
+from server.registry import publish_builtin_rss
+from server.store import open_db
+from server.store.db import write_transaction
+from tests.scoring.rss_records import BEST, build
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def rss(db):
+    db.version = publish_builtin_rss(db)["version"]
+    return db
+
+
+def record(db, case_id, day, **changes):
+    data = build(BEST, case_id=case_id, interview_date=day, **changes)
+    return {"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+            "form_version": db.version, "data": data}
+
+
+def push(db, *recs, device="tablet-1", user="enum1"):
+    return ingest(db, list(recs), door="sync", device_id=device, user=user)
+
+
+def typo_reasons(db, instance_id):
+    rows = db.execute(
+        "SELECT m.reasons FROM duplicate_matches m JOIN submissions s ON s.id = m.submission_id "
+        "WHERE s.instance_id = ?", [instance_id]).fetchall()
+    return [r for row in rows for r in json.loads(row[0]) if r["rule"] == "case_id_typo"]
+
+
+def test_a_typo_of_a_record_another_process_stored_is_found(rss, tmp_path):
+    push(rss, record(rss, "GIN-2026-00500", "2026-02-10"))  # this process reads the week
+    script = (
+        "import sys, uuid; sys.path.insert(0, sys.argv[1])\n"
+        "from server.ingest import ingest\n"
+        "from server.store import open_db\n"
+        "from tests.scoring.rss_records import BEST, build\n"
+        "db = open_db(sys.argv[2])\n"
+        "data = build(BEST, case_id='GIN-2026-00017', interview_date='2026-02-11')\n"
+        "rec = {'instance_id': f'uuid:{uuid.uuid4()}', 'form_id': 'rss',\n"
+        "       'form_version': sys.argv[3], 'data': data}\n"
+        "print(ingest(db, [rec], door='sync', device_id='tablet-2', user='enum2')[0]['status'])\n"
+    )
+    other = subprocess.run([sys.executable, "-c", script, str(ROOT),
+                            str(tmp_path / "store.db"), rss.version],
+                           capture_output=True, text=True, timeout=60)
+    assert other.stdout.strip() == "created", other.stderr
+    typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert [r["keys"] for r in typo_reasons(rss, typo["instance_id"])] == \
+        [["GIN202600071", "GIN202600017"]]
+
+
+def test_a_rolled_back_batch_leaves_no_key_behind(rss, monkeypatch):
+    from server import rescore
+    push(rss, record(rss, "GIN-2026-00900", "2026-02-10"))  # the week is read
+    original = rescore.record_scores
+    calls = []
+
+    def fail_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rescore, "record_scores", fail_on_second)
+    with pytest.raises(OSError):
+        push(rss, record(rss, "GIN-2026-00017", "2026-02-11"),
+             record(rss, "GIN-2026-00018", "2026-02-11", has_debt="yes"))
+    monkeypatch.undo()
+    assert rss.execute("SELECT count(*) FROM submissions").fetchone()[0] == 1
+    typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert typo["status"] == "created" and typo_reasons(rss, typo["instance_id"]) == []
+
+
+def test_keys_written_earlier_in_the_same_transaction_are_found(rss):
+    push(rss, record(rss, "GIN-2026-00900", "2026-02-10"))
+    with write_transaction(rss):  # two batches, one outer transaction
+        push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
+        typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                    user="enum9")[0]
+    assert len(typo_reasons(rss, typo["instance_id"])) == 1
+
+
+def test_a_batch_finds_typos_among_its_own_records(rss):
+    first, typo = push(rss, record(rss, "GIN-2026-00017", "2026-02-11"),
+                       record(rss, "GIN-2026-00071", "2026-02-12"))
+    assert len(typo_reasons(rss, typo["instance_id"])) == 1
+
+
+def test_beyond_its_bound_the_map_drops_weeks_and_reads_them_again(rss, monkeypatch):
+    monkeypatch.setattr(dedup_typo, "MAX_KEYS", 2)
+    for n, day in enumerate(["2026-01-05", "2026-02-10", "2026-03-20", "2026-05-02"]):
+        push(rss, record(rss, f"GIN-2026-0{n}100", day))
+    store = next(s for p, s in dedup_typo._STORES.items() if p.endswith("store.db"))
+    assert store.size <= 2 + 4  # the weeks of the last lookup are kept
+    typo = push(rss, record(rss, "GIN-2026-01101", "2026-02-11"), device="tablet-9",
+                user="enum9")[0]  # one edit from GIN-2026-01100 (the second)
+    assert len(typo_reasons(rss, typo["instance_id"])) == 1
+
+
+def test_a_store_replaced_under_the_same_path_is_read_afresh(rss, tmp_path):
+    spare = tmp_path / "spare.db"
+    rss.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(tmp_path / "store.db", spare)  # published form, no records
+    push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
+    rss.close()
+    (tmp_path / "store.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(tmp_path / "store.db") + suffix).unlink(missing_ok=True)
+    shutil.copy(spare, tmp_path / "store.db")
+    db = open_db(tmp_path / "store.db", migrate=True)
+    db.version = rss.version
+    typo = push(db, record(db, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert typo["status"] == "created" and typo_reasons(db, typo["instance_id"]) == []
+    db.close()
+
+
+def test_a_store_without_a_file_finds_typos_too():
+    db = open_db(":memory:", migrate=True)
+    db.version = publish_builtin_rss(db)["version"]
+    push(db, record(db, "GIN-2026-00017", "2026-02-11"))
+    typo = push(db, record(db, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert len(typo_reasons(db, typo["instance_id"])) == 1
+    assert isinstance(dedup_typo.session(db), dedup_typo.Direct)
