@@ -17,8 +17,9 @@ row (the floor), and prints both ratios. --clients N pushes N tablets'
 batches at once, as when a supervisor syncs several tablets at the office.
 
 With --prefill K the store first receives K records through the same ingest
-function in-process (large batches, no HTTP), then the HTTP rate is measured on
-top of it, to show how the rate holds as the store grows.
+function in-process (large batches, no HTTP), interviewed over the five years
+before the measured ones, then the HTTP rate is measured on top of it, to show
+how the rate holds as the store grows.
 """
 
 from __future__ import annotations
@@ -50,15 +51,20 @@ from server.serve import prepare_store  # noqa: E402
 from tests.helpers.live import LiveServer  # noqa: E402
 
 
-def rss_records(model, n: int, seed: int) -> list[dict]:
-    """N RSS records as tablets send them: interviews spread over eight weeks."""
+MEASURED_FROM = datetime.date(2026, 9, 1)  # the pushes' interviews: eight weeks from here
+STORED_YEARS = 5  # --prefill: the store's interviews, over the years before them
+
+
+def rss_records(model, n: int, seed: int, start: datetime.date = MEASURED_FROM,
+                days: int = 56) -> list[dict]:
+    """N RSS records as tablets send them: interviews spread over ``days`` days
+    from ``start`` (eight weeks by default)."""
     version = model.version
     rng = random.Random(seed)
-    start = datetime.date(2026, 9, 1)
     out = []
     for rec in make_records(model, n, seed=seed):
         rec["data"]["case_id"] = f"GIN-{seed:02d}-{rng.randrange(10**8):08d}"
-        rec["data"]["interview_date"] = str(start + datetime.timedelta(days=rng.randrange(56)))
+        rec["data"]["interview_date"] = str(start + datetime.timedelta(days=rng.randrange(days)))
         out.append({"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
                     "form_version": version, "deprecated_id": None, "data": rec["data"],
                     "attachments": []})
@@ -143,13 +149,17 @@ def http_rate(server: LiveServer, tablets: list[tuple[str, str]], records: list[
 def prefill(db_path: Path, model, count: int) -> None:
     """Fill the store through the same ingest function (durability off while
     filling only; the measured pushes run with synchronous=FULL), one tablet
-    and enumerator per 250 records, as the measured pushes."""
+    and enumerator per 250 records, as the measured pushes; their interviews
+    spread over the ``STORED_YEARS`` years before the measured ones (a
+    deployment's history: a million records is some 550 interviews a day)."""
+    first = MEASURED_FROM - datetime.timedelta(days=365 * STORED_YEARS)
     db = open_db(db_path)
     db.conn.execute("PRAGMA synchronous = OFF")
     done, step, tablet = 0, 2000, 250
     while done < count:
         n = min(step, count - done)
-        records = rss_records(model, n, seed=10_000 + done)
+        records = rss_records(model, n, seed=10_000 + done, start=first,
+                              days=365 * STORED_YEARS)
         for i in range(0, n, tablet):
             k = (done + i) // tablet
             ingest(db, records[i:i + tablet], door="sync", device_id=f"prefill-{k}",

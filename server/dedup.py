@@ -71,7 +71,7 @@ class Detection:
     sig: bytes
     layout: int
     summary: tuple[int, int] | None
-    variants: set[str] | frozenset[str]  # the person key's deletion variants (typo rule)
+    variants: tuple[str, ...]  # the person key's deletion variants (the typo rule)
     matches: list[dict] = field(default_factory=list)
     # A new logical record, not an edit: no earlier version of it can be a candidate.
     fresh: bool = False
@@ -172,7 +172,7 @@ def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
         enumerator=origin.get("user") or user,
         fields=flds, data=data, sig=sig, layout=dup.layout_id(flds),
         summary=dup.summary(sig),
-        variants=dup.deletion_variants(parts.person) if parts else frozenset(),
+        variants=tuple(dup.deletion_variants(parts.person)) if parts else (),
     )
 
 

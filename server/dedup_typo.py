@@ -27,11 +27,15 @@ transaction has committed, ``Session.committed`` hands them to the map, if
 nothing else changed the store in between (else the next session reads them
 back). A transaction that rolls back leaves nothing behind.
 
-Memory: at most ``MAX_KEYS`` keys per store (about 1 KB each); beyond that
-the weeks loaded first are dropped (in a stream of new interviews, the
-oldest), and read again if asked for. A store
-without a file (``:memory:``) is read from the store on every lookup
-(``Direct``): the same answers, without the map.
+Memory: about 1.7 KB a key (measured), at most ``MAX_KEYS`` keys per store
+and process (85 MB) beyond the weeks the running batch asks for: past the
+bound, the weeks used least recently are dropped, and read again if asked
+for. A deployment's stream needs the weeks around today: at 500 interviews a
+day (a million in five years) that is some 18,000 keys. A batch whose weeks
+hold more than the bound (tens of thousands of interviews a week in one form
+and round) keeps them all while it runs: the memory then grows with that
+density. A store without a file (``:memory:``) is read from the store on
+every lookup (``Direct``): the same answers, without the map.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from server import duplicates as dup
 from server.store import duplicates as dup_q
 
 WEEK = 7                # days per loaded block
-MAX_KEYS = 200_000      # per store and process
+MAX_KEYS = 50_000      # per store and process (about 1.7 KB each)
 MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts afresh
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch);
@@ -64,7 +68,7 @@ class Probe(NamedTuple):
     fields both answered (``dup.summary_estimate``; both with a summary and the
     same layout). ``answered`` and ``sketch`` unsigned."""
 
-    variants: frozenset
+    variants: tuple[str, ...] | frozenset[str]
     lo: int
     hi: int
     limit: int
@@ -108,8 +112,10 @@ class _Weeks:
         self.by_week: dict[int, list[int]] = {}
 
     def add(self, key, variants=None) -> None:
-        key = _unsigned(key)
-        variants = variants or dup.deletion_variants(key[1])
+        # a tuple, not a set: the collector stops tracking it (the map is large)
+        self.add_unsigned(_unsigned(key), variants or tuple(dup.deletion_variants(key[1])))
+
+    def add_unsigned(self, key: Key, variants) -> None:
         self.keys[key[0]] = (key, variants)
         self.by_week.setdefault(key[2] // WEEK, []).append(key[0])
         table = self.variants
@@ -169,7 +175,8 @@ class _Weeks:
                 keys = (keys,)
             elif len(keys) > limit:  # the newest in the window, up to the bound
                 keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
-            for sid, person, day, their_layout, answered, sketch in keys:
+            for key in keys:
+                sid, person, day, their_layout, answered, sketch = key
                 if day < lo or day > hi or sid in out:
                     continue
                 if check and answered is not None and their_layout == layout:
@@ -194,7 +201,7 @@ class _Store:
         self.seq: int | None = None       # every change up to this one is in the map
         self.scopes: dict[tuple, _Weeks] = {}     # (form_id, round) -> weeks
         self.where: dict[int, tuple] = {}         # submission id -> its scope
-        self.loaded: dict[tuple, None] = {}       # (form_id, round, week), first loaded first
+        self.loaded: dict[tuple, None] = {}       # (form_id, round, week), least recently used first
         self.size = 0
 
     def read(self, sql: str, params: list) -> list:
@@ -235,7 +242,7 @@ class _Store:
     def put(self, form_id: str, round_: str, key: Key, variants=None) -> bool:
         """Put a key in the map, replacing the submission's earlier one, where its
         week is loaded; True if it went in."""
-        self._drop(key[0])
+        self.drop(key[0])
         weeks = self.scopes.get((form_id, round_))
         if weeks is None or key[2] // WEEK not in weeks.loaded:
             return False
@@ -244,43 +251,46 @@ class _Store:
         self.size += 1
         return True
 
-    def _drop(self, sid: int) -> None:
+    def drop(self, sid: int) -> None:
         scope = self.where.pop(sid, None)
         if scope is not None:
             self.scopes[scope].remove(sid)
             self.size -= 1
 
-    def weeks(self, form_id: str, round_: str, lo: int, hi: int) -> _Weeks:
-        """The (form, round)'s keys, with every week of days [lo, hi] loaded."""
-        weeks = self.scopes.get((form_id, round_))
-        wanted = range(lo // WEEK, hi // WEEK + 1)
-        if weeks is not None and weeks.loaded.issuperset(wanted):
-            return weeks
+    def weeks(self, form_id: str, round_: str, lo: int, hi: int, used: set) -> _Weeks:
+        """The (form, round)'s keys, with every week of days [lo, hi] loaded;
+        ``used``: the weeks a session has asked for, made the most recent."""
+        scope = (form_id, round_)
+        weeks = self.scopes.get(scope)
         if weeks is None:
-            weeks = self.scopes[(form_id, round_)] = _Weeks()
-        for week in wanted:
+            weeks = self.scopes[scope] = _Weeks()
+        for week in range(lo // WEEK, hi // WEEK + 1):
+            mark = (form_id, round_, week)
+            if mark in used:
+                continue
+            used.add(mark)
             if week in weeks.loaded:
+                del self.loaded[mark]  # to the end: the most recently used
+                self.loaded[mark] = None
                 continue
             rows = self.read(*dup_q.keys_in_days(form_id, round_, week * WEEK,
                                                  week * WEEK + WEEK - 1))
             weeks.loaded.add(week)
-            self.loaded[(form_id, round_, week)] = None
+            self.loaded[mark] = None
             for key in rows:
                 self.put(form_id, round_, key)
-        self._trim(wanted, (form_id, round_))
         return weeks
 
-    def _trim(self, wanted: range, scope: tuple) -> None:
-        """Beyond ``MAX_KEYS`` keys, drop the weeks loaded first (in a stream of
-        new interviews, the oldest), never the ``wanted`` weeks of ``scope``."""
-        if self.size <= MAX_KEYS:
-            return
+    def trim(self, keep: set) -> None:
+        """Beyond ``MAX_KEYS`` keys, drop the weeks used least recently, never
+        those in ``keep`` (the weeks the running batch asks for: a batch whose
+        weeks hold more keys than the bound keeps them all until it ends)."""
         for mark in list(self.loaded):
             if self.size <= MAX_KEYS:
                 break
-            form_id, round_, week = mark
-            if (form_id, round_) == scope and week in wanted:
+            if mark in keep:
                 continue
+            form_id, round_, week = mark
             del self.loaded[mark]
             for sid in self.scopes[(form_id, round_)].drop_week(week):
                 self.where.pop(sid, None)
@@ -388,6 +398,7 @@ class Session(Direct):
     def __init__(self, db: Database, store: _Store):
         super().__init__(db)
         self.store = store
+        self.used: set[tuple] = set()  # (form_id, round, week) this session asked for
         with store.lock:
             self.start = self.last = store.begin()
         # What this transaction wrote before the batch (an outer transaction):
@@ -397,8 +408,11 @@ class Session(Direct):
 
     def committed_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
         found: dict[int, str] = {}
-        with self.store.lock:
-            self.store.weeks(form_id, round_, probe.lo, probe.hi).find(probe, found)
+        store = self.store
+        with store.lock:
+            store.weeks(form_id, round_, probe.lo, probe.hi, self.used).find(probe, found)
+            if store.size > MAX_KEYS:
+                store.trim(self.used)
         return found
 
     def committed(self) -> None:
@@ -410,8 +424,16 @@ class Session(Direct):
             if not self.own or store.seq != self.start or self.last is None \
                     or store.committed_seq() != self.last:
                 return
-            for (form_id, round_), own in self.own.items():
+            for scope, own in self.own.items():
+                weeks = store.scopes.get(scope)
+                if weeks is None:
+                    continue
                 for key, variants in own.keys.values():
-                    store.put(form_id, round_, key, variants)
+                    if key[0] in store.where:
+                        store.drop(key[0])
+                    if key[2] // WEEK in weeks.loaded:
+                        weeks.add_unsigned(key, variants)
+                        store.where[key[0]] = scope
+                        store.size += 1
             store.seq = self.last
         self.own = {}
