@@ -1,18 +1,26 @@
 """Benchmark: ingest rate with probable-duplicate detection on and off, on a full store.
 
     .venv/bin/python bench/dedup.py [--stored 100000] [--records 2000] [--runs 5]
-                                    [--devices 25]
+                                    [--devices 25] [--order time|scattered]
 
 Fills a fresh store with ``--stored`` synthetic RSS records (dense case ids,
 1-4 rounds per respondent months apart, ``--devices`` tablets each doing a few
 interviews a day, planted duplicates) through the one ingest function with
 detection on, so the respondent-key, device/day and typo indexes are full.
 Then, in the same run and on the same store, alternates: ingest ``--records``
-new records of the same population with detection on, then as many with it
-off (``fieldsync review rules --set enabled=false``), one push per tablet
-(``server.ingest.ingest``, in-process: validation, scoring, answers projection,
-durable commits with synchronous=FULL). Prints records/s of each run and the
-median of each side and their ratio.
+new records with detection on, then as many with it off (``fieldsync review
+rules --set enabled=false``), one push per tablet (``server.ingest.ingest``,
+in-process: validation, scoring, answers projection, durable commits with
+synchronous=FULL). Prints records/s of each run and the median of each side
+and their ratio.
+
+``--order time`` (the default) is a deployment's stream: returnees get case
+ids as they come back, each is interviewed in 1-4 rounds months apart, and
+records arrive in interview order; the store holds the first ``--stored`` of
+them and each run the next ``--records`` (new respondents' baselines and older
+ones' follow-ups, about three weeks of interviews). ``--order scattered`` is
+this bench's earlier stream: each run a new population whose interviews span
+the whole two years of the store, its respondents' every round in one run.
 """
 
 from __future__ import annotations
@@ -59,8 +67,19 @@ def push_all(db, items: list[dict], chunk: int = 1000) -> tuple[int, int]:
     return done, flagged
 
 
-def prefill(db, model, stored: int, devices: int) -> None:
-    items = people(model, stored, devices, seed=1, first_id=1)[:stored]
+def stream(model, total: int, devices: int) -> list[dict]:
+    """``total`` records of one population in interview order (``--order time``):
+    about 47 returnees a day, so some 100 interviews a day by 25 tablets, the
+    population a quarter larger than needed so that its last records, the
+    follow-ups of the last returnees alone, are not used."""
+    respondents = int(total / ROUNDS_PER_RESPONDENT * 1.25) + 1
+    items = population(model, respondents=respondents, devices=devices, seed=1,
+                       planted_each=max(1, total // 200), span_days=respondents // 47,
+                       ids_by_return=True)
+    return items[:total]
+
+
+def prefill(db, items: list[dict]) -> None:
     db.conn.execute("PRAGMA synchronous = OFF")  # filling only; measured runs use FULL
     start = time.perf_counter()
     step = 10_000
@@ -77,12 +96,19 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--devices", type=int, default=25)
+    ap.add_argument("--order", choices=("time", "scattered"), default="time")
     args = ap.parse_args()
     load_start = _load()
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db", migrate=True)
         model = model_for(db, "rss", publish_builtin_rss(db)["version"])
-        prefill(db, model, args.stored, args.devices)
+        if args.order == "time":
+            items = stream(model, args.stored + 2 * args.runs * args.records, args.devices)
+            later = items[args.stored:]
+            prefill(db, items[:args.stored])
+        else:
+            prefill(db, people(model, args.stored, args.devices, seed=1,
+                               first_id=1)[:args.stored])
         # The prefill's garbage is this process's, not a web worker's: keep the
         # cyclic collector from walking it during the measured runs (before,
         # one run in two or three came out at half speed, all of it in gc).
@@ -94,9 +120,12 @@ def main() -> None:
         next_id = int(args.stored / ROUNDS_PER_RESPONDENT) + 1  # ids continue densely
         for run in range(args.runs):
             for enabled, rates in ((True, on), (False, off)):
-                items = people(model, args.records, args.devices, seed=100 + 2 * run + enabled,
-                               first_id=next_id)[:args.records]
-                next_id += int(args.records / ROUNDS_PER_RESPONDENT)
+                if args.order == "time":  # the next weeks of the stream
+                    items, later = later[:args.records], later[args.records:]
+                else:
+                    items = people(model, args.records, args.devices,
+                                   seed=100 + 2 * run + enabled, first_id=next_id)[:args.records]
+                    next_id += int(args.records / ROUNDS_PER_RESPONDENT)
                 review_rules(db, "rss", {"enabled": enabled}, actor="bench")
                 start = time.perf_counter()
                 done, flagged = push_all(db, items)
@@ -105,8 +134,8 @@ def main() -> None:
                       f"{rates[-1]:,.0f} records/s ({flagged} flagged)", file=sys.stderr)
         db.close()
     m_on, m_off = statistics.median(on), statistics.median(off)
-    print(f"stored before runs: {args.stored:,} records; {args.records:,} records per run, "
-          f"median of {args.runs} runs")
+    print(f"stored before runs: {args.stored:,} records ({args.order} order); "
+          f"{args.records:,} records per run, median of {args.runs} runs")
     print(f"load average at start / end: {load_start} / {_load()} "
           "(other processes share the machine)")
     print(f"ingest with duplicate detection on:  {m_on:,.0f} records/s")
