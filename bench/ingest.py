@@ -150,16 +150,19 @@ def prefill(db_path: Path, model, count: int) -> None:
     """Fill the store through the same ingest function (durability off while
     filling only; the measured pushes run with synchronous=FULL), one tablet
     and enumerator per 250 records, as the measured pushes; their interviews
-    spread over the ``STORED_YEARS`` years before the measured ones (a
-    deployment's history: a million records is some 550 interviews a day)."""
+    spread over the ``STORED_YEARS`` years before the measured ones, in time
+    order (a deployment's history: a million records is some 550 interviews a
+    day)."""
     first = MEASURED_FROM - datetime.timedelta(days=365 * STORED_YEARS)
     db = open_db(db_path)
     db.conn.execute("PRAGMA synchronous = OFF")
     done, step, tablet = 0, 2000, 250
     while done < count:
         n = min(step, count - done)
-        records = rss_records(model, n, seed=10_000 + done, start=first,
-                              days=365 * STORED_YEARS)
+        span = 365 * STORED_YEARS  # the history arrives in time order, as it did
+        records = rss_records(model, n, seed=10_000 + done,
+                              start=first + datetime.timedelta(days=span * done // count),
+                              days=max(1, span * n // count))
         for i in range(0, n, tablet):
             k = (done + i) // tablet
             ingest(db, records[i:i + tablet], door="sync", device_id=f"prefill-{k}",

@@ -110,15 +110,14 @@ class BatchLookups(PerRecord):
 
     def _read_typo(self, dets) -> dict:
         """id(det) -> (probe, committed keys it asks for), the whole batch's in
-        one go before anything is written (the map's parts in use stay in the
-        processor's caches); the batch's own keys are added per record."""
-        out: dict = {}
-        for d in dets:
-            probe = dedup_typo.probe_for(d)
-            if probe is not None:
-                out[id(d)] = (probe, self._typo_session().committed_neighbours(
-                    d.form_id, d.parts.round, probe))
-        return out
+        one go before anything is written, in date order (the map's parts in
+        use stay in the processor's caches, and each week is read once); the
+        batch's own keys are added per record."""
+        asked = [(d, p) for d in dets if (p := dedup_typo.probe_for(d)) is not None]
+        # In date order: a batch spanning months reads each week once.
+        asked.sort(key=lambda dp: (dp[0].form_id, dp[0].parts.round, dp[1].lo))
+        return {id(d): (probe, self._typo_session().committed_neighbours(
+                    d.form_id, d.parts.round, probe)) for d, probe in asked}
 
     def typo_neighbours(self, det) -> dict[int, str]:
         read = self.typo.get(id(det))

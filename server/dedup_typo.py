@@ -28,14 +28,15 @@ nothing else changed the store in between (else the next session reads them
 back). A transaction that rolls back leaves nothing behind.
 
 Memory: about 1.7 KB a key (measured), at most ``MAX_KEYS`` keys per store
-and process (85 MB) beyond the weeks the running batch asks for: past the
-bound, the weeks used least recently are dropped, and read again if asked
+and process (85 MB) beyond the weeks of the lookup being answered: past the
+bound, the weeks used least recently are dropped, and read again when asked
 for. A deployment's stream needs the weeks around today: at 500 interviews a
-day (a million in five years) that is some 18,000 keys. A batch whose weeks
-hold more than the bound (tens of thousands of interviews a week in one form
-and round) keeps them all while it runs: the memory then grows with that
-density. A store without a file (``:memory:``) is read from the store on
-every lookup (``Direct``): the same answers, without the map.
+day (a million in five years) some 18,000 keys. A batch's lookups are made in
+date order, so a batch spanning months reads each of its weeks once; one
+spanning years of a large store (a bulk import of old records in no order)
+reads weeks again and again and is slow: import in date order. A store
+without a file (``:memory:``) is read from the store on every lookup
+(``Direct``): the same answers, without the map.
 """
 
 from __future__ import annotations
@@ -258,8 +259,8 @@ class _Store:
             self.size -= 1
 
     def weeks(self, form_id: str, round_: str, lo: int, hi: int, used: set) -> _Weeks:
-        """The (form, round)'s keys, with every week of days [lo, hi] loaded;
-        ``used``: the weeks a session has asked for, made the most recent."""
+        """The (form, round)'s keys, with every week of days [lo, hi] loaded and
+        made the most recently used; they are added to ``used``."""
         scope = (form_id, round_)
         weeks = self.scopes.get(scope)
         if weeks is None:
@@ -283,8 +284,7 @@ class _Store:
 
     def trim(self, keep: set) -> None:
         """Beyond ``MAX_KEYS`` keys, drop the weeks used least recently, never
-        those in ``keep`` (the weeks the running batch asks for: a batch whose
-        weeks hold more keys than the bound keeps them all until it ends)."""
+        those in ``keep`` (the weeks of the lookup being answered)."""
         for mark in list(self.loaded):
             if self.size <= MAX_KEYS:
                 break
@@ -398,7 +398,6 @@ class Session(Direct):
     def __init__(self, db: Database, store: _Store):
         super().__init__(db)
         self.store = store
-        self.used: set[tuple] = set()  # (form_id, round, week) this session asked for
         with store.lock:
             self.start = self.last = store.begin()
         # What this transaction wrote before the batch (an outer transaction):
@@ -408,11 +407,11 @@ class Session(Direct):
 
     def committed_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
         found: dict[int, str] = {}
-        store = self.store
+        store, used = self.store, set()
         with store.lock:
-            store.weeks(form_id, round_, probe.lo, probe.hi, self.used).find(probe, found)
+            store.weeks(form_id, round_, probe.lo, probe.hi, used).find(probe, found)
             if store.size > MAX_KEYS:
-                store.trim(self.used)
+                store.trim(used)
         return found
 
     def committed(self) -> None:
