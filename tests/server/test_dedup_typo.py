@@ -143,3 +143,16 @@ def test_a_store_without_a_file_finds_typos_too():
                 user="enum9")[0]
     assert len(typo_reasons(db, typo["instance_id"])) == 1
     assert isinstance(dedup_typo.session(db), dedup_typo.Direct)
+
+
+def test_a_push_spanning_years_keeps_the_map_within_its_bound(rss, monkeypatch):
+    monkeypatch.setattr(dedup_typo, "MAX_KEYS", 3)
+    old = [record(rss, f"GIN-2026-{n:03d}00", f"20{20 + n // 12}-{n % 12 + 1:02d}-10")
+           for n in range(24)]  # two years, one interview a month
+    push(rss, *old)
+    typos = [record(rss, f"GIN-2026-{n:03d}01", f"20{20 + n // 12}-{n % 12 + 1:02d}-11")
+             for n in (23, 0, 12)]  # one edit from three of them, in no order
+    results = push(rss, *typos, device="tablet-9", user="enum9")
+    assert [len(typo_reasons(rss, r["instance_id"])) for r in results] == [1, 1, 1]
+    store = next(s for p, s in dedup_typo._STORES.items() if p.endswith("store.db"))
+    assert store.size <= 3 + 5  # the bound, beyond it one lookup's weeks at most
