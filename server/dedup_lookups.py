@@ -116,8 +116,12 @@ class BatchLookups(PerRecord):
         asked = [(d, p) for d in dets if (p := dedup_typo.probe_for(d)) is not None]
         # In date order: a batch spanning months reads each week once.
         asked.sort(key=lambda dp: (dp[0].form_id, dp[0].parts.round, dp[1].lo))
-        return {id(d): (probe, self._typo_session().committed_neighbours(
-                    d.form_id, d.parts.round, probe)) for d, probe in asked}
+        session = self._typo_session()
+        weeks = {(d.form_id, d.parts.round, w) for d, p in asked
+                 for w in range(p.lo // dedup_typo.WEEK, p.hi // dedup_typo.WEEK + 1)}
+        read = session.read_neighbours if len(weeks) > dedup_typo.WIDE_BATCH_WEEKS \
+            else session.committed_neighbours
+        return {id(d): (probe, read(d.form_id, d.parts.round, probe)) for d, probe in asked}
 
     def typo_neighbours(self, det) -> dict[int, str]:
         read = self.typo.get(id(det))

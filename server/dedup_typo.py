@@ -32,9 +32,11 @@ and process (85 MB) beyond the weeks of the lookup being answered: past the
 bound, the weeks used least recently are dropped, and read again when asked
 for. A deployment's stream needs the weeks around today: at 500 interviews a
 day (a million in five years) some 18,000 keys. A batch's lookups are made in
-date order, so a batch spanning months reads each of its weeks once; one
-spanning years of a large store (a bulk import of old records in no order)
-reads weeks again and again and is slow: import in date order. A store
+date order, so a batch spanning months reads each of its weeks once; a batch
+whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form and round
+(old records in no date order) reads each record's window from the store
+instead, key by key (``read_neighbours``: slower per record, but the map is
+left alone). A store
 without a file (``:memory:``) is read from the store on every lookup
 (``Direct``): the same answers, without the map.
 """
@@ -54,6 +56,10 @@ from server.store import duplicates as dup_q
 WEEK = 7                # days per loaded block
 MAX_KEYS = 50_000      # per store and process (about 1.7 KB each)
 MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts afresh
+# A batch whose records' windows cover more (form, round, week) blocks than
+# this (old records in no date order) reads each window from the store instead:
+# loading that many weeks into the map would cost more, and push out the rest.
+WIDE_BATCH_WEEKS = 40
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch);
 # in the map, answered and sketch are unsigned (``dup_q`` gives them signed).
@@ -78,6 +84,7 @@ class Probe(NamedTuple):
     sketch: int | None
     minimum: int
     threshold: float
+    person: str = ""  # the person key itself (for reads from the store)
 
 
 def probe_for(det) -> Probe | None:
@@ -91,7 +98,30 @@ def probe_for(det) -> Probe | None:
                  rules.max_candidates, det.layout,
                  None if answered is None else answered & _MASK64,
                  None if sketch is None else sketch & _MASK64,
-                 rules.min_compared, rules.typo_similarity)
+                 rules.min_compared, rules.typo_similarity, det.parts.person)
+
+
+def _scan(rows, probe: Probe, out: dict[int, str]) -> None:
+    """Into ``out``: of key rows read from the store (newest first), those one
+    edit from ``probe.person`` whose summary does not rule them out, at most
+    ``limit`` x the number of variants (the bound ``find`` has)."""
+    mine, room = probe.person, probe.limit * len(probe.variants)
+    mine_answered, mine_sketch = probe.answered, probe.sketch
+    check = mine_answered is not None
+    for sid, person, day, layout, answered, sketch in rows:
+        if sid in out or abs(len(person) - len(mine)) > 1:
+            continue
+        if check and answered is not None and layout == probe.layout:
+            both_mask = mine_answered & answered & _MASK64
+            both = both_mask.bit_count()
+            if both < probe.minimum or (both - ((mine_sketch ^ sketch) & both_mask & _MASK64)
+                                        .bit_count()) / both < probe.threshold:
+                continue
+        if dup.within_one_edit(mine, person):
+            out[sid] = person
+            room -= 1
+            if not room:
+                return
 
 
 def _unsigned(key) -> Key:
@@ -361,11 +391,15 @@ class Direct:
 
     def committed_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
         """What ``probe`` asks for among the keys stored before the batch."""
-        window = _Weeks()
-        for key in dup_q.keys_in_days_on(self.db, form_id, round_, probe.lo, probe.hi):
-            window.add(key)
+        return self.read_neighbours(form_id, round_, probe)
+
+    def read_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
+        """The same, read from the store: every key of the form and round in
+        the record's window, compared one by one (the keys one edit away, a
+        subset of what the map gives, and all the rule keeps of it)."""
+        rows = dup_q.keys_in_days_on(self.db, form_id, round_, probe.lo, probe.hi)
         found: dict[int, str] = {}
-        window.find(probe, found)
+        _scan(reversed(rows), probe, found)
         return found
 
     def own_neighbours(self, form_id: str, round_: str, probe: Probe,
