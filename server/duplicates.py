@@ -240,63 +240,51 @@ def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def answers_of(flds: list[Field], data: dict) -> list[str | None]:
-    """A record's normalised answers to ``flds``, in order, read from its data
-    (the same as ``normalise_value`` of each ``value_at``, with paths split once
-    and each group's answers read from the group)."""
+def raw_answers(flds: list[Field], data: dict) -> list:
+    """A record's answers to ``flds`` as sent, in order (None when unanswered),
+    read from its data with paths split once and each group read once."""
     groups = flds.groups if isinstance(flds, ComparedFields) else _read_groups(flds)
-    plain = _PLAIN_MEMO
-    out: list[str | None] = [None] * len(flds)
+    out: list = [None] * len(flds)
     for parts, members in groups:
         node = data
         for part in parts:
             node = node.get(part) if type(node) is dict else None
         if type(node) is not dict:
             continue
-        for at, name, fld, plain_text in members:
+        for at, name in members:
             value = node.get(name)
-            if value is None or isinstance(value, (dict, list)):
-                continue
-            if plain_text and type(value) is str:  # the common case: a choice name
-                text = plain.get(value, _UNSEEN)
-                if text is _UNSEEN:
-                    text = _plain_text(value)
-                    if len(plain) < _MEMO_SIZE:
-                        plain[value] = text
-                out[at] = text
-            else:
-                out[at] = normalise_value(fld, value)
+            if not isinstance(value, (dict, list)):
+                out[at] = value
     return out
 
 
+def answers_of(flds: list[Field], data: dict) -> list[str | None]:
+    """A record's normalised answers to ``flds``, in order (``normalise_value``
+    of each ``value_at``)."""
+    return normalise_values(flds, raw_answers(flds, data))
+
+
 def answers_signature(flds: list[Field], data: dict) -> bytes:
-    """``signature(answers_of(flds, data))``, in one pass: a plain-text answer
-    seen before goes straight to its byte."""
-    groups = flds.groups if isinstance(flds, ComparedFields) else _read_groups(flds)
+    """``signature(answers_of(flds, data))``, with a plain-text answer seen
+    before going straight to its byte."""
+    kinds = flds.plain if isinstance(flds, ComparedFields) else [_is_plain(f) for f in flds]
     memo = _RAW_BYTE_MEMO
     out = bytearray(len(flds))
-    for parts, members in groups:
-        node = data
-        for part in parts:
-            node = node.get(part) if type(node) is dict else None
-        if type(node) is not dict:
+    for at, (fld, is_plain, value) in enumerate(zip(flds, kinds, raw_answers(flds, data))):
+        if value is None:
             continue
-        for at, name, fld, plain_text in members:
-            value = node.get(name)
-            if value is None or isinstance(value, (dict, list)):
-                continue
-            if plain_text and type(value) is str:
-                b = memo.get(value)
-                if b is None:
-                    text = _plain_text(value)
-                    b = 0 if text is None else _byte(text)
-                    if len(memo) < _MEMO_SIZE:
-                        memo[value] = b
-                out[at] = b
-            else:
-                text = normalise_value(fld, value)
-                if text is not None:
-                    out[at] = _byte(text)
+        if is_plain and type(value) is str:  # the common case: a choice name
+            b = memo.get(value)
+            if b is None:
+                text = _plain_text(value)
+                b = 0 if text is None else _byte(text)
+                if len(memo) < _MEMO_SIZE:
+                    memo[value] = b
+            out[at] = b
+        else:
+            text = normalise_value(fld, value)
+            if text is not None:
+                out[at] = _byte(text)
     return bytes(out)
 
 
@@ -316,12 +304,11 @@ class ComparedFields(list):
 
 def _read_groups(flds: list[Field]) -> list[tuple[tuple[str, ...], list[tuple]]]:
     """How to read the fields' answers: per group (path parts), each field's
-    (position, name, field, answer is plain text)."""
+    (position, name)."""
     groups: dict[tuple[str, ...], list[tuple]] = {}
     for at, f in enumerate(flds):
         *parent, name = f.path.split("/")
-        groups.setdefault(tuple(parent), []).append(
-            (at, name, f, _is_plain(f)))
+        groups.setdefault(tuple(parent), []).append((at, name))
     return list(groups.items())
 
 
