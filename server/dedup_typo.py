@@ -36,8 +36,7 @@ date order, so a batch spanning months reads each of its weeks once; a batch
 whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form and round
 (old records in no date order) reads each record's window from the store
 instead, key by key (``read_neighbours``: slower per record, but the map is
-left alone). A store
-without a file (``:memory:``) is read from the store on every lookup
+left alone). A store without a file (``:memory:``) is always read that way
 (``Direct``): the same answers, without the map.
 """
 
@@ -54,7 +53,7 @@ from server import duplicates as dup
 from server.store import duplicates as dup_q
 
 WEEK = 7                # days per loaded block
-MAX_KEYS = 50_000      # per store and process (about 1.7 KB each)
+MAX_KEYS = 50_000       # per store and process (about 1.7 KB each)
 MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts afresh
 # A batch whose records' windows cover more (form, round, week) blocks than
 # this (old records in no date order) reads each window from the store instead:
