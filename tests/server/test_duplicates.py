@@ -337,10 +337,20 @@ def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_p
         monkeypatch.undo()
         monkeypatch.setattr(dedup_typo, "session", dedup_typo.Direct)
 
+    def every_push_wide():  # each push reads its records' windows from the store
+        monkeypatch.undo()
+        monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
+
+    def every_push_narrow():  # each push loads its weeks into the map
+        monkeypatch.undo()
+        monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 10**9)
+
     batch = _matches_after_pushing(tmp_path, "batch", lambda: None)
     one_by_one = _matches_after_pushing(tmp_path, "per-record", per_record)
     fallback = _matches_after_pushing(tmp_path, "fallback", bounded)
     direct = _matches_after_pushing(tmp_path, "direct", typo_from_the_store)
+    wide = _matches_after_pushing(tmp_path, "wide", every_push_wide)
+    narrow = _matches_after_pushing(tmp_path, "narrow", every_push_narrow)
     assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
     assert any("case_id_typo" in m[2] for m in batch[0])
-    assert batch == one_by_one == fallback == direct
+    assert batch == one_by_one == fallback == direct == wide == narrow
