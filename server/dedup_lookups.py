@@ -4,8 +4,9 @@ a whole batch's read once.
 ``dedup._find`` asks three questions per record (same person key; same device
 or enumerator within days; a key one edit away within days). ``PerRecord``
 asks the first two as one indexed statement each and the third of the typo
-rule's map (``server.dedup_typo``), one session per ``PerRecord``. ``BatchLookups`` asks the first two
-once for a whole batch, inside its write transaction (the batch's person
+rule's map (``server.dedup_typo``, one session per ``PerRecord``).
+``BatchLookups`` asks the first two and the third once for a whole batch,
+before its writes, inside its write transaction (the batch's person
 keys; the days its device and enumerator cover), answers each record from
 memory, and adds the rows the batch itself writes as it writes them. The
 candidates are the same as ``PerRecord``'s (which of them the
@@ -114,6 +115,8 @@ class BatchLookups(PerRecord):
         use stay in the processor's caches, and each week is read once); the
         batch's own keys are added per record."""
         asked = [(d, p) for d in dets if (p := dedup_typo.probe_for(d)) is not None]
+        if not asked:
+            return {}
         # In date order: a batch spanning months reads each week once.
         asked.sort(key=lambda dp: (dp[0].form_id, dp[0].parts.round, dp[1].lo))
         session = self._typo_session()

@@ -231,7 +231,8 @@ class _Store:
         self.seq: int | None = None       # every change up to this one is in the map
         self.scopes: dict[tuple, _Weeks] = {}     # (form_id, round) -> weeks
         self.where: dict[int, tuple] = {}         # submission id -> its scope
-        self.loaded: dict[tuple, None] = {}       # (form_id, round, week), least recently used first
+        # (form_id, round, week) loaded, the least recently used first
+        self.loaded: dict[tuple, None] = {}
         self.size = 0
 
     def read(self, sql: str, params: list) -> list:
