@@ -51,6 +51,7 @@ from sqlite_utils import Database
 
 from server import duplicates as dup
 from server.store import duplicates as dup_q
+from server.store.db import BUSY_TIMEOUT_MS
 
 WEEK = 7                # days per loaded block
 MAX_KEYS = 50_000       # per store and process (about 1.7 KB each)
@@ -239,6 +240,7 @@ class _Store:
         if self.reader is None:
             self.reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
                                           check_same_thread=False, isolation_level=None)
+            self.reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return self.reader.execute(sql, params).fetchall()
 
     def committed_seq(self) -> int:
