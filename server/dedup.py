@@ -200,16 +200,11 @@ def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> 
     if det.day is not None:
         probe = None  # the byte signature, for forms of more than 64 compared fields
         window, threshold = rules.similar_window_days, rules.similar_threshold
-        mine_answered, mine_sketch = det.summary or (None, None)
         for sid, day, their_layout, answered, sketch, same_device, same_enumerator in \
                 src.near(det, det.day - window, det.day + window, logical_id):
             if their_layout == det.layout:
-                if mine_answered is not None and answered is not None:
-                    # dup.summary_estimate, inline: a tablet's days hold dozens of records
-                    both_mask = mine_answered & answered & _MASK64
-                    both = both_mask.bit_count()
-                    est = (both - ((mine_sketch ^ sketch) & both_mask).bit_count()) / both \
-                        if both else 0.0
+                if det.summary is not None and answered is not None:
+                    est, both = dup.summary_estimate(det.summary, answered, sketch)
                 else:
                     probe = probe or dup.SignatureProbe(det.sig)
                     est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
@@ -237,9 +232,6 @@ def _typo_candidates(src: PerRecord, det: Detection,
             if other != mine and dup.within_one_edit(mine, other)}
     newest = sorted(kept, reverse=True)[:rules.max_candidates]
     return [(sid, kept[sid]) for sid in newest]
-
-
-_MASK64 = (1 << 64) - 1
 
 
 def _confirm(src: PerRecord, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:

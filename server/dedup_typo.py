@@ -61,10 +61,8 @@ MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts 
 # loading that many weeks into the map would cost more, and push out the rest.
 WIDE_BATCH_WEEKS = 40
 
-# A key as the rule needs it: (submission_id, person, day, layout, answered, sketch);
-# in the map, answered and sketch are unsigned (``dup_q`` gives them signed).
+# A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
 Key = tuple
-_MASK64 = (1 << 64) - 1
 
 
 class Probe(NamedTuple):
@@ -73,15 +71,14 @@ class Probe(NamedTuple):
     [lo, hi], at most ``limit`` per variant, the newest first, but for those
     whose answer summary rules out ``threshold`` over at least ``minimum``
     fields both answered (``dup.summary_estimate``; both with a summary and the
-    same layout). ``answered`` and ``sketch`` unsigned."""
+    same layout)."""
 
     variants: tuple[str, ...] | frozenset[str]
     lo: int
     hi: int
     limit: int
     layout: int
-    answered: int | None
-    sketch: int | None
+    summary: tuple[int, int] | None  # the record's (answered, sketch)
     minimum: int
     threshold: float
     person: str = ""  # the person key itself (for reads from the store)
@@ -93,12 +90,18 @@ def probe_for(det) -> Probe | None:
     if not det.parts or det.day is None:
         return None
     rules = det.rules
-    answered, sketch = det.summary or (None, None)
     return Probe(det.variants, det.day - rules.typo_days, det.day + rules.typo_days,
-                 rules.max_candidates, det.layout,
-                 None if answered is None else answered & _MASK64,
-                 None if sketch is None else sketch & _MASK64,
-                 rules.min_compared, rules.typo_similarity, det.parts.person)
+                 rules.max_candidates, det.layout, det.summary, rules.min_compared,
+                 rules.typo_similarity, det.parts.person)
+
+
+def _ruled_out(probe: Probe, layout: int, answered: int | None, sketch: int | None) -> bool:
+    """Whether a key's answer summary rules out ``probe.threshold`` (both
+    records with a summary and the same layout; else only their answers can)."""
+    if probe.summary is None or answered is None or layout != probe.layout:
+        return False
+    est, both = dup.summary_estimate(probe.summary, answered, sketch)
+    return both < probe.minimum or est < probe.threshold
 
 
 def _scan(rows, probe: Probe, out: dict[int, str]) -> None:
@@ -106,29 +109,15 @@ def _scan(rows, probe: Probe, out: dict[int, str]) -> None:
     edit from ``probe.person`` whose summary does not rule them out, at most
     ``limit`` x the number of variants (the bound ``find`` has)."""
     mine, room = probe.person, probe.limit * len(probe.variants)
-    mine_answered, mine_sketch = probe.answered, probe.sketch
-    check = mine_answered is not None
     for sid, person, day, layout, answered, sketch in rows:
-        if sid in out or abs(len(person) - len(mine)) > 1:
+        if sid in out or abs(len(person) - len(mine)) > 1 \
+                or _ruled_out(probe, layout, answered, sketch):
             continue
-        if check and answered is not None and layout == probe.layout:
-            both_mask = mine_answered & answered & _MASK64
-            both = both_mask.bit_count()
-            if both < probe.minimum or (both - ((mine_sketch ^ sketch) & both_mask & _MASK64)
-                                        .bit_count()) / both < probe.threshold:
-                continue
         if dup.within_one_edit(mine, person):
             out[sid] = person
             room -= 1
             if not room:
                 return
-
-
-def _unsigned(key) -> Key:
-    sid, person, day, layout, answered, sketch = key
-    if answered is None or sketch is None:
-        return (sid, person, day, layout, None, None)
-    return (sid, person, day, layout, answered & _MASK64, sketch & _MASK64)
 
 
 class _Weeks:
@@ -142,11 +131,9 @@ class _Weeks:
         self.variants: dict[str, Key | list[Key]] = {}
         self.by_week: dict[int, list[int]] = {}
 
-    def add(self, key, variants=None) -> None:
+    def add(self, key: Key, variants=None) -> None:
         # a tuple, not a set: the collector stops tracking it (the map is large)
-        self.add_unsigned(_unsigned(key), variants or tuple(dup.deletion_variants(key[1])))
-
-    def add_unsigned(self, key: Key, variants) -> None:
+        variants = variants or tuple(dup.deletion_variants(key[1]))
         self.keys[key[0]] = (key, variants)
         self.by_week.setdefault(key[2] // WEEK, []).append(key[0])
         table = self.variants
@@ -194,9 +181,6 @@ class _Weeks:
     def find(self, probe: Probe, out: dict[int, str]) -> None:
         """Into ``out``: submission id -> person key of the keys ``probe`` asks for."""
         lo, hi, limit = probe.lo, probe.hi, probe.limit
-        mine_answered, mine_sketch = probe.answered, probe.sketch
-        check = mine_answered is not None
-        layout, minimum, threshold = probe.layout, probe.minimum, probe.threshold
         get = self.variants.get
         for v in probe.variants:
             keys = get(v)
@@ -208,17 +192,9 @@ class _Weeks:
                 keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
             for key in keys:
                 sid, person, day, their_layout, answered, sketch = key
-                if day < lo or day > hi or sid in out:
-                    continue
-                if check and answered is not None and their_layout == layout:
-                    # dup.summary_estimate, inline: dense case ids have dozens of
-                    # neighbours within weeks, and most end here
-                    both_mask = mine_answered & answered
-                    both = both_mask.bit_count()
-                    if both < minimum or \
-                            (both - ((mine_sketch ^ sketch) & both_mask).bit_count()) / both \
-                            < threshold:
-                        continue
+                if day < lo or day > hi or sid in out \
+                        or _ruled_out(probe, their_layout, answered, sketch):
+                    continue  # most neighbours of a dense case id end here
                 out[sid] = person
 
 
@@ -459,16 +435,8 @@ class Session(Direct):
             if not self.own or store.seq != self.start or self.last is None \
                     or store.committed_seq() != self.last:
                 return
-            for scope, own in self.own.items():
-                weeks = store.scopes.get(scope)
-                if weeks is None:
-                    continue
+            for (form_id, round_), own in self.own.items():
                 for key, variants in own.keys.values():
-                    if key[0] in store.where:
-                        store.drop(key[0])
-                    if key[2] // WEEK in weeks.loaded:
-                        weeks.add_unsigned(key, variants)
-                        store.where[key[0]] = scope
-                        store.size += 1
+                    store.put(form_id, round_, key, variants)
             store.seq = self.last
         self.own = {}

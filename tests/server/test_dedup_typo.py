@@ -156,3 +156,18 @@ def test_a_push_spanning_years_keeps_the_map_within_its_bound(rss, monkeypatch):
     assert [len(typo_reasons(rss, r["instance_id"])) for r in results] == [1, 1, 1]
     store = next(s for p, s in dedup_typo._STORES.items() if p.endswith("store.db"))
     assert store.size <= 3 + 5  # the bound, beyond it one lookup's weeks at most
+
+
+
+def test_a_neighbour_with_no_answer_in_common_is_ruled_out_without_error():
+    from server import duplicates as dup
+    variants = tuple(dup.deletion_variants("GIN202600017"))
+    # min_compared 0 (allowed): the summary check meets zero fields both answered
+    probe = dedup_typo.Probe(variants, 0, 100, 10, 7, (0b0101, 0), 0, 0.8, "GIN202600017")
+    key = (42, "GIN202600071", 50, 7, 0b1010, 0)  # answered other fields only
+    in_map, from_store = {}, {}
+    weeks = dedup_typo._Weeks()
+    weeks.add(key)
+    weeks.find(probe, in_map)
+    dedup_typo._scan([key], probe, from_store)
+    assert in_map == from_store == {}

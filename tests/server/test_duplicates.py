@@ -238,7 +238,7 @@ def test_typo_lookup_returns_a_bounded_number_of_keys_whatever_the_key(rss):
         push(rss, build(BEST, case_id="UNKNOWN"))
     round_ = rss.execute("SELECT round_norm FROM respondent_keys LIMIT 1").fetchone()[0]
     variants = dup.deletion_variants("UNKNOWN")
-    probe = dedup_typo.Probe(frozenset(variants), -10**6, 10**6, 3, 0, None, None, 0, 0.0)
+    probe = dedup_typo.Probe(frozenset(variants), -10**6, 10**6, 3, 0, None, 0, 0.0)
     found = dedup_typo.session(rss).neighbours("rss", round_, probe)
     assert 3 <= len(found) <= 3 * len(variants) < 12 * len(variants)
 
