@@ -248,17 +248,16 @@ class _Store:
         self.seq = committed
         return committed
 
-    def put(self, form_id: str, round_: str, key: Key, variants=None) -> bool:
+    def put(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """Put a key in the map, replacing the submission's earlier one, where its
-        week is loaded; True if it went in."""
+        week is loaded (a week not loaded is read whole when asked for)."""
         self.drop(key[0])
         weeks = self.scopes.get((form_id, round_))
         if weeks is None or key[2] // WEEK not in weeks.loaded:
-            return False
+            return
         weeks.add(key, variants)
         self.where[key[0]] = (form_id, round_)
         self.size += 1
-        return True
 
     def drop(self, sid: int) -> None:
         scope = self.where.pop(sid, None)
