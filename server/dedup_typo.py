@@ -104,20 +104,18 @@ def _ruled_out(probe: Probe, layout: int, answered: int | None, sketch: int | No
     return both < probe.minimum or est < probe.threshold
 
 
-def _scan(rows, probe: Probe, out: dict[int, str]) -> None:
-    """Into ``out``: of key rows read from the store (newest first), those one
-    edit from ``probe.person`` whose summary does not rule them out, at most
-    ``limit`` x the number of variants (the bound ``find`` has)."""
-    mine, room = probe.person, probe.limit * len(probe.variants)
+def _keep(rows, probe: Probe, out: dict[int, str]) -> None:
+    """Into ``out``: of key rows (newest first), those whose summary does not
+    rule them out, at most ``limit`` x the number of variants (the bound
+    ``_Weeks.find`` has)."""
+    room = probe.limit * len(probe.variants)
     for sid, person, day, layout, answered, sketch in rows:
-        if sid in out or abs(len(person) - len(mine)) > 1 \
-                or _ruled_out(probe, layout, answered, sketch):
+        if sid in out or _ruled_out(probe, layout, answered, sketch):
             continue
-        if dup.within_one_edit(mine, person):
-            out[sid] = person
-            room -= 1
-            if not room:
-                return
+        out[sid] = person
+        room -= 1
+        if not room:
+            return
 
 
 class _Weeks:
@@ -371,12 +369,15 @@ class Direct:
         return self.read_neighbours(form_id, round_, probe)
 
     def read_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
-        """The same, read from the store: every key of the form and round in
-        the record's window, compared one by one (the keys one edit away, a
-        subset of what the map gives, and all the rule keeps of it)."""
-        rows = dup_q.keys_in_days_on(self.db, form_id, round_, probe.lo, probe.hi)
+        """The same, read from the store: the person keys of the form and round
+        in the record's window, those one edit away picked in C (rapidfuzz),
+        then their rows (a subset of what the map gives, and all the rule
+        keeps of it)."""
+        persons = dup_q.persons_in_days_on(self.db, form_id, round_, probe.lo, probe.hi)
+        near = sorted({persons[at] for at in dup.within_one_edit_of(probe.person, persons)})
+        rows = dup_q.keys_of_persons_on(self.db, form_id, round_, near, probe.lo, probe.hi)
         found: dict[int, str] = {}
-        _scan(reversed(rows), probe, found)
+        _keep(rows, probe, found)
         return found
 
     def own_neighbours(self, form_id: str, round_: str, probe: Probe,

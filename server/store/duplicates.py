@@ -150,9 +150,30 @@ def committed_seq() -> tuple[str, list]:
     return "SELECT value FROM seq_counter WHERE id = 1", []
 
 
-def keys_in_days_on(db: Database, form_id: str, round_norm: str, lo: int,
-                    hi: int) -> list[tuple]:
-    return db.conn.execute(*keys_in_days(form_id, round_norm, lo, hi)).fetchall()
+def persons_in_days_on(db: Database, form_id: str, round_norm: str, lo: int,
+                       hi: int) -> list[str]:
+    """The person keys of one form and round interviewed on days [lo, hi], one
+    per record, read as one text (a window holds thousands: no row object each)."""
+    text = db.conn.execute(
+        f"SELECT group_concat(k.person_norm, char(31)) FROM respondent_keys k "
+        f"WHERE k.form_id = ? AND k.round_norm = ? AND k.day BETWEEN ? AND ? "
+        f"AND {_TYPO_KEYED}", [form_id, round_norm, lo, hi]).fetchone()[0]
+    return text.split("\x1f") if text else []
+
+
+def keys_of_persons_on(db: Database, form_id: str, round_norm: str, persons: list[str],
+                       lo: int, hi: int) -> list[tuple]:
+    """``TYPO_KEY`` rows of these person keys in one form and round, interviewed
+    on days [lo, hi], the newest first."""
+    if not persons:
+        return []
+    marks = ",".join("?" * len(persons))
+    return db.conn.execute(
+        f"SELECT {_TYPO_KEY} FROM respondent_keys k INDEXED BY respondent_keys_person "
+        f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) AND k.round_norm = ? "
+        f"AND k.day BETWEEN ? AND ? "
+        f"ORDER BY k.day DESC, k.submission_id DESC",
+        [form_id, *persons, round_norm, lo, hi]).fetchall()
 
 
 def keys_changed_on(db: Database, seq: int) -> list[tuple]:

@@ -110,7 +110,7 @@ def test_beyond_its_bound_the_map_drops_weeks_and_reads_them_again(rss, monkeypa
     monkeypatch.setattr(dedup_typo, "MAX_KEYS", 2)
     for n, day in enumerate(["2026-01-05", "2026-02-10", "2026-03-20", "2026-05-02"]):
         push(rss, record(rss, f"GIN-2026-0{n}100", day))
-    store = next(s for p, s in dedup_typo._STORES.items() if p.endswith("store.db"))
+    store = dedup_typo._STORES[dedup_typo._file_of(rss)]
     assert store.size <= 2 + 4  # the weeks of the last lookup are kept
     typo = push(rss, record(rss, "GIN-2026-01101", "2026-02-11"), device="tablet-9",
                 user="enum9")[0]  # one edit from GIN-2026-01100 (the second)
@@ -154,7 +154,7 @@ def test_a_push_spanning_years_keeps_the_map_within_its_bound(rss, monkeypatch):
              for n in (23, 0, 12)]  # one edit from three of them, in no order
     results = push(rss, *typos, device="tablet-9", user="enum9")
     assert [len(typo_reasons(rss, r["instance_id"])) for r in results] == [1, 1, 1]
-    store = next(s for p, s in dedup_typo._STORES.items() if p.endswith("store.db"))
+    store = dedup_typo._STORES[dedup_typo._file_of(rss)]
     assert store.size <= 3 + 5  # the bound, beyond it one lookup's weeks at most
 
 
@@ -169,5 +169,5 @@ def test_a_neighbour_with_no_answer_in_common_is_ruled_out_without_error():
     weeks = dedup_typo._Weeks()
     weeks.add(key)
     weeks.find(probe, in_map)
-    dedup_typo._scan([key], probe, from_store)
+    dedup_typo._keep([key], probe, from_store)
     assert in_map == from_store == {}
