@@ -32,12 +32,19 @@ and process (85 MB) beyond the weeks of the lookup being answered: past the
 bound, the weeks used least recently are dropped, and read again when asked
 for. A deployment's stream needs the weeks around today: at 500 interviews a
 day (a million in five years) some 18,000 keys. A batch's lookups are made in
-date order, so a batch spanning months reads each of its weeks once; a batch
-whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form and round
-(old records in no date order) reads each record's window from the store
-instead, key by key (``read_neighbours``: slower per record, but the map is
-left alone). A store without a file (``:memory:``) is always read that way
-(``Direct``): the same answers, without the map.
+date order, so a batch spanning months reads each of its weeks once.
+
+A batch whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form
+and round (old records in no date order, a year's backlog) would load most of
+the store's weeks into the map, again for every such batch. Its lookups scan
+instead every key of the form and round held in day order (``_Days``, read
+whole once, about 90 bytes a key, kept current like the map, at most
+``MAX_ROUND_KEYS`` per process): the person keys in a record's window are
+compared with its own in C (rapidfuzz), and the rows of those one edit away
+read by id. A round with more keys than that is read from the store, one
+record's window at a time (``Direct.read_neighbours``). A store without a
+file (``:memory:``) is always read that way (``Direct``): the same answers,
+without the map.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from array import array
+from bisect import bisect_left, bisect_right
 from typing import NamedTuple
 
 from sqlite_utils import Database
@@ -60,6 +69,9 @@ MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts 
 # this (old records in no date order) reads each window from the store instead:
 # loading that many weeks into the map would cost more, and push out the rest.
 WIDE_BATCH_WEEKS = 40
+# Keys held in day order for such batches (``_Days``), per store and process
+# (about 90 bytes each): a (form, round) that would go beyond is read from the store.
+MAX_ROUND_KEYS = 500_000
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
 Key = tuple
@@ -196,6 +208,47 @@ class _Weeks:
                 out[sid] = person
 
 
+class _Days:
+    """Every key of one (form, round) in day order, as a submission id, a day
+    and a person key each (about 90 bytes): what a wide batch's lookups scan,
+    the person keys in a record's window compared in C."""
+
+    def __init__(self, rows: list[tuple]) -> None:  # (sid, day, person), by day
+        self.sids = array("q", [r[0] for r in rows])
+        self.days = array("q", [r[1] for r in rows])
+        self.persons = [r[2] for r in rows]
+        self.max_sid = max(self.sids, default=0)
+
+    def __len__(self) -> int:
+        return len(self.sids)
+
+    def put(self, sid: int, person: str, day: int) -> int:
+        """Add a key, replacing the submission's earlier one (a new submission
+        has the highest id yet: nothing to look for); returns the keys added."""
+        added = 1
+        if sid <= self.max_sid:
+            try:
+                at = self.sids.index(sid)
+            except ValueError:
+                pass
+            else:
+                del self.sids[at], self.days[at], self.persons[at]
+                added = 0
+        self.max_sid = max(self.max_sid, sid)
+        at = bisect_right(self.days, day)
+        self.sids.insert(at, sid)
+        self.days.insert(at, day)
+        self.persons.insert(at, person)
+        return added
+
+    def near(self, probe: Probe) -> list[int]:
+        """The submission ids of the keys interviewed on days [lo, hi] one edit
+        from ``probe.person``."""
+        lo, hi = bisect_left(self.days, probe.lo), bisect_right(self.days, probe.hi)
+        return [self.sids[lo + at]
+                for at in dup.within_one_edit_of(probe.person, self.persons[lo:hi])]
+
+
 class _Store:
     """One store's map in this process."""
 
@@ -209,6 +262,10 @@ class _Store:
         # (form_id, round, week) loaded, the least recently used first
         self.loaded: dict[tuple, None] = {}
         self.size = 0
+        # (form_id, round) -> all its keys by day, loaded for wide batches
+        self.rounds: dict[tuple, _Days] = {}
+        self.round_keys = 0                # keys in ``rounds``
+        self.too_many: set[tuple] = set()  # rounds with more keys than fit
 
     def read(self, sql: str, params: list) -> list:
         if self.reader is None:
@@ -230,13 +287,16 @@ class _Store:
         self.where.clear()
         self.loaded.clear()
         self.size = 0
+        self.rounds.clear()
+        self.round_keys = 0
+        self.too_many.clear()
 
     def begin(self) -> int:
         """Catch up with the last commit; returns its change sequence."""
         committed = self.committed_seq()
         if self.seq is None or committed < self.seq:
             self.reset()  # first use, or the file is not the one we read before
-        elif committed > self.seq and self.scopes:
+        elif committed > self.seq and (self.scopes or self.rounds):
             rows = self.read(*dup_q.keys_changed_since(self.seq, MAX_CATCH_UP + 1))
             if len(rows) > MAX_CATCH_UP:
                 self.reset()
@@ -247,6 +307,19 @@ class _Store:
         return committed
 
     def put(self, form_id: str, round_: str, key: Key, variants=None) -> None:
+        """A key committed since the map was read: into the rounds held in day
+        order, and into the map (``place``)."""
+        scope = (form_id, round_)
+        days = self.rounds.get(scope)
+        if days is not None:
+            self.round_keys += days.put(key[0], key[1], key[2])
+            if self.round_keys > MAX_ROUND_KEYS:  # grown beyond the bound: let it go
+                del self.rounds[scope]
+                self.round_keys -= len(days)
+                self.too_many.add(scope)
+        self.place(form_id, round_, key, variants)
+
+    def place(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """Put a key in the map, replacing the submission's earlier one, where its
         week is loaded (a week not loaded is read whole when asked for)."""
         self.drop(key[0])
@@ -284,8 +357,23 @@ class _Store:
             weeks.loaded.add(week)
             self.loaded[mark] = None
             for key in rows:
-                self.put(form_id, round_, key)
+                self.place(form_id, round_, key)
         return weeks
+
+    def round_days(self, form_id: str, round_: str) -> _Days | None:
+        """All the (form, round)'s keys in day order, read whole the first time;
+        None when they would take the held keys beyond ``MAX_ROUND_KEYS``."""
+        scope = (form_id, round_)
+        days = self.rounds.get(scope)
+        if days is None and scope not in self.too_many:
+            room = MAX_ROUND_KEYS - self.round_keys
+            rows = self.read(*dup_q.keys_of_round(form_id, round_, room + 1)) if room > 0 else []
+            if room <= 0 or len(rows) > room:
+                self.too_many.add(scope)
+            else:
+                days = self.rounds[scope] = _Days(rows)
+                self.round_keys += len(days)
+        return days
 
     def trim(self, keep: set) -> None:
         """Beyond ``MAX_KEYS`` keys, drop the weeks used least recently, never
@@ -424,6 +512,20 @@ class Session(Direct):
             store.weeks(form_id, round_, probe.lo, probe.hi, used).find(probe, found)
             if store.size > MAX_KEYS:
                 store.trim(used)
+        return found
+
+    def read_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
+        """For a wide batch: the (form, round)'s keys held in day order, those in
+        the record's window one edit away, then their rows (by id); read from
+        the store as ``Direct`` does when the round has too many keys to hold."""
+        store = self.store
+        with store.lock:
+            days = store.round_days(form_id, round_)
+            sids = None if days is None else days.near(probe)
+        if sids is None:
+            return super().read_neighbours(form_id, round_, probe)
+        found: dict[int, str] = {}
+        _keep(dup_q.typo_keys_of_on(self.db, sids), probe, found)
         return found
 
     def committed(self) -> None:

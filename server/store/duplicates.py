@@ -146,6 +146,14 @@ def keys_changed_since(seq: int, limit: int) -> tuple[str, list]:
             f"AND {_TYPO_KEYED} ORDER BY s.seq LIMIT ?", [seq, limit])
 
 
+def keys_of_round(form_id: str, round_norm: str, limit: int) -> tuple[str, list]:
+    """(submission_id, day, person_norm) of every key of one form and round, in
+    day order, at most ``limit``."""
+    return (f"SELECT k.submission_id, k.day, k.person_norm FROM respondent_keys k "
+            f"WHERE k.form_id = ? AND k.round_norm = ? AND {_TYPO_KEYED} "
+            f"ORDER BY k.day LIMIT ?", [form_id, round_norm, limit])
+
+
 def committed_seq() -> tuple[str, list]:
     return "SELECT value FROM seq_counter WHERE id = 1", []
 
@@ -174,6 +182,17 @@ def keys_of_persons_on(db: Database, form_id: str, round_norm: str, persons: lis
         f"AND k.day BETWEEN ? AND ? "
         f"ORDER BY k.day DESC, k.submission_id DESC",
         [form_id, *persons, round_norm, lo, hi]).fetchall()
+
+
+def typo_keys_of_on(db: Database, submission_ids: list[int]) -> list[tuple]:
+    """``TYPO_KEY`` rows of these submissions, the newest interviews first."""
+    if not submission_ids:
+        return []
+    marks = ",".join("?" * len(submission_ids))
+    return db.conn.execute(
+        f"SELECT {_TYPO_KEY} FROM respondent_keys k WHERE k.submission_id IN ({marks}) "
+        f"AND {_TYPO_KEYED} ORDER BY k.day DESC, k.submission_id DESC",
+        submission_ids).fetchall()
 
 
 def keys_changed_on(db: Database, seq: int) -> list[tuple]:

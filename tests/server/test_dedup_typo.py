@@ -38,6 +38,16 @@ def push(db, *recs, device="tablet-1", user="enum1"):
     return ingest(db, list(recs), door="sync", device_id=device, user=user)
 
 
+@pytest.fixture(params=["weeks", "days"])
+def held(request, monkeypatch):
+    """How the process holds the keys a push asks about: weeks of the variant
+    map (a push spanning weeks), or every key of the round in day order (a push
+    spanning more than ``WIDE_BATCH_WEEKS``: here, every push)."""
+    if request.param == "days":
+        monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
+    return request.param
+
+
 def typo_reasons(db, instance_id):
     rows = db.execute(
         "SELECT m.reasons FROM duplicate_matches m JOIN submissions s ON s.id = m.submission_id "
@@ -45,7 +55,7 @@ def typo_reasons(db, instance_id):
     return [r for row in rows for r in json.loads(row[0]) if r["rule"] == "case_id_typo"]
 
 
-def test_a_typo_of_a_record_another_process_stored_is_found(rss, tmp_path):
+def test_a_typo_of_a_record_another_process_stored_is_found(rss, held, tmp_path):
     push(rss, record(rss, "GIN-2026-00500", "2026-02-10"))  # this process reads the week
     script = (
         "import sys, uuid; sys.path.insert(0, sys.argv[1])\n"
@@ -68,7 +78,7 @@ def test_a_typo_of_a_record_another_process_stored_is_found(rss, tmp_path):
         [["GIN202600071", "GIN202600017"]]
 
 
-def test_a_rolled_back_batch_leaves_no_key_behind(rss, monkeypatch):
+def test_a_rolled_back_batch_leaves_no_key_behind(rss, held, monkeypatch):
     from server import rescore
     push(rss, record(rss, "GIN-2026-00900", "2026-02-10"))  # the week is read
     original = rescore.record_scores
@@ -91,7 +101,7 @@ def test_a_rolled_back_batch_leaves_no_key_behind(rss, monkeypatch):
     assert typo["status"] == "created" and typo_reasons(rss, typo["instance_id"]) == []
 
 
-def test_keys_written_earlier_in_the_same_transaction_are_found(rss):
+def test_keys_written_earlier_in_the_same_transaction_are_found(rss, held):
     push(rss, record(rss, "GIN-2026-00900", "2026-02-10"))
     with write_transaction(rss):  # two batches, one outer transaction
         push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
@@ -100,7 +110,7 @@ def test_keys_written_earlier_in_the_same_transaction_are_found(rss):
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
 
 
-def test_a_batch_finds_typos_among_its_own_records(rss):
+def test_a_batch_finds_typos_among_its_own_records(rss, held):
     first, typo = push(rss, record(rss, "GIN-2026-00017", "2026-02-11"),
                        record(rss, "GIN-2026-00071", "2026-02-12"))
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
@@ -117,7 +127,7 @@ def test_beyond_its_bound_the_map_drops_weeks_and_reads_them_again(rss, monkeypa
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
 
 
-def test_a_store_replaced_under_the_same_path_is_read_afresh(rss, tmp_path):
+def test_a_store_replaced_under_the_same_path_is_read_afresh(rss, held, tmp_path):
     spare = tmp_path / "spare.db"
     rss.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copy(tmp_path / "store.db", spare)  # published form, no records
@@ -171,3 +181,23 @@ def test_a_neighbour_with_no_answer_in_common_is_ruled_out_without_error():
     weeks.find(probe, in_map)
     dedup_typo._keep([key], probe, from_store)
     assert in_map == from_store == {}
+
+
+def test_a_round_with_more_keys_than_it_holds_is_read_from_the_store(rss, monkeypatch):
+    monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
+    monkeypatch.setattr(dedup_typo, "MAX_ROUND_KEYS", 2)
+    push(rss, *[record(rss, f"GIN-2026-00{n}00", "2026-02-10") for n in (1, 2, 3)])
+    typo = push(rss, record(rss, "GIN-2026-00201", "2026-02-11"), device="tablet-9",
+                user="enum9")[0]  # one edit from GIN-2026-00200
+    assert len(typo_reasons(rss, typo["instance_id"])) == 1
+    store = dedup_typo._STORES[dedup_typo._file_of(rss)]
+    assert store.rounds == {} and store.too_many
+
+
+def test_keys_held_in_day_order_stay_in_order_when_a_submission_is_replaced():
+    days = dedup_typo._Days([(1, 10, "A1"), (2, 12, "A2"), (3, 20, "A3")])
+    assert days.put(4, "A4", 11) == 1
+    assert days.put(2, "B2", 30) == 0  # the submission's key changed: its earlier one goes
+    assert list(days.days) == [10, 11, 20, 30] and days.persons == ["A1", "A4", "A3", "B2"]
+    probe = dedup_typo.Probe(("A",), 9, 25, 10, 0, None, 0, 0.9, "A5")
+    assert sorted(days.near(probe)) == [1, 3, 4]

@@ -191,19 +191,24 @@ def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss, monkeypa
     sqls = [
         (dup_q._CANDIDATE + "WHERE k.form_id = ? AND k.person_norm = ? " + dup_q._OTHER
          + "LIMIT ?", ["rss", "X", "l", 5]),
+        dup_q.keys_of_round("rss", "1", 10),  # read by the map's own connection
     ]
     captured = []
     rss.conn.set_trace_callback(captured.append)
     push(rss, build(BEST))
     push(rss, build(BEST))
-    monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)  # windows read from the store
-    push(rss, build(BEST))
+    monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)  # every push counts as wide
+    push(rss, build(BEST))  # its round's keys held in day order
+    monkeypatch.setattr(dedup_typo, "MAX_ROUND_KEYS", 0)
+    dedup_typo.forget(dedup_typo._file_of(rss))
+    push(rss, build(BEST))  # too many keys to hold: windows read from the store
     rss.conn.set_trace_callback(None)
     sqls += [(s, None) for s in captured
              if "respondent_key" in s and s.lstrip().upper().startswith("SELECT")]
     assert any("group_concat" in s for s, _ in sqls)
     assert any("INDEXED BY respondent_keys_person" in s for s, _ in sqls)
-    assert len(sqls) >= 6
+    assert any("k.submission_id IN" in s for s, _ in sqls)
+    assert len(sqls) >= 8
     for sql, params in sqls:
         plan = " | ".join(r[3] for r in rss.execute(f"EXPLAIN QUERY PLAN {sql}", params or []))
         assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
@@ -342,9 +347,13 @@ def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_p
         monkeypatch.undo()
         monkeypatch.setattr(dedup_typo, "session", dedup_typo.Direct)
 
-    def every_push_wide():  # each push reads its records' windows from the store
+    def every_push_wide():  # each push scans its rounds' keys held in day order
         monkeypatch.undo()
         monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
+
+    def every_push_wide_from_the_store():  # ... too many to hold: read from the store
+        every_push_wide()
+        monkeypatch.setattr(dedup_typo, "MAX_ROUND_KEYS", 0)
 
     def every_push_narrow():  # each push loads its weeks into the map
         monkeypatch.undo()
@@ -355,7 +364,8 @@ def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_p
     fallback = _matches_after_pushing(tmp_path, "fallback", bounded)
     direct = _matches_after_pushing(tmp_path, "direct", typo_from_the_store)
     wide = _matches_after_pushing(tmp_path, "wide", every_push_wide)
+    stored = _matches_after_pushing(tmp_path, "wide-stored", every_push_wide_from_the_store)
     narrow = _matches_after_pushing(tmp_path, "narrow", every_push_narrow)
     assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
     assert any("case_id_typo" in m[2] for m in batch[0])
-    assert batch == one_by_one == fallback == direct == wide == narrow
+    assert batch == one_by_one == fallback == direct == wide == stored == narrow
