@@ -66,12 +66,14 @@ WEEK = 7                # days per loaded block
 MAX_KEYS = 50_000       # per store and process (about 1.7 KB each)
 MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts afresh
 # A batch whose records' windows cover more (form, round, week) blocks than
-# this (old records in no date order) reads each window from the store instead:
-# loading that many weeks into the map would cost more, and push out the rest.
+# this (old records in no date order) scans its rounds' keys held in day order
+# instead: loading that many weeks into the map would cost more, and push out
+# the rest.
 WIDE_BATCH_WEEKS = 40
 # Keys held in day order for such batches (``_Days``), per store and process
 # (about 90 bytes each): a (form, round) that would go beyond is read from the store.
 MAX_ROUND_KEYS = 500_000
+IDS_PER_READ = 10_000  # submission ids per statement (SQLite allows 32,766 parameters)
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
 Key = tuple
@@ -116,18 +118,21 @@ def _ruled_out(probe: Probe, layout: int, answered: int | None, sketch: int | No
     return both < probe.minimum or est < probe.threshold
 
 
-def _keep(rows, probe: Probe, out: dict[int, str]) -> None:
+def _keep(rows, probe: Probe, out: dict[int, str]) -> bool:
     """Into ``out``: of key rows (newest first), those whose summary does not
-    rule them out, at most ``limit`` x the number of variants (the bound
-    ``_Weeks.find`` has)."""
-    room = probe.limit * len(probe.variants)
+    rule them out, until it holds ``limit`` x the number of variants (the bound
+    ``_Weeks.find`` has); returns whether there is room for more."""
+    room = probe.limit * len(probe.variants) - len(out)
+    if room <= 0:
+        return False
     for sid, person, day, layout, answered, sketch in rows:
         if sid in out or _ruled_out(probe, layout, answered, sketch):
             continue
         out[sid] = person
         room -= 1
         if not room:
-            return
+            return False
+    return True
 
 
 class _Weeks:
@@ -243,10 +248,12 @@ class _Days:
 
     def near(self, probe: Probe) -> list[int]:
         """The submission ids of the keys interviewed on days [lo, hi] one edit
-        from ``probe.person``."""
+        from ``probe.person``, the newest first (by day, then id)."""
         lo, hi = bisect_left(self.days, probe.lo), bisect_right(self.days, probe.hi)
-        return [self.sids[lo + at]
-                for at in dup.within_one_edit_of(probe.person, self.persons[lo:hi])]
+        found = [(self.days[lo + at], self.sids[lo + at])
+                 for at in dup.within_one_edit_of(probe.person, self.persons[lo:hi])]
+        found.sort(reverse=True)
+        return [sid for _, sid in found]
 
 
 class _Store:
@@ -525,7 +532,10 @@ class Session(Direct):
         if sids is None:
             return super().read_neighbours(form_id, round_, probe)
         found: dict[int, str] = {}
-        _keep(dup_q.typo_keys_of_on(self.db, sids), probe, found)
+        for at in range(0, len(sids), IDS_PER_READ):  # a placeholder id may have thousands
+            if not _keep(dup_q.typo_keys_of_on(self.db, sids[at:at + IDS_PER_READ]),
+                         probe, found):
+                break
         return found
 
     def committed(self) -> None:

@@ -253,6 +253,20 @@ def test_typo_lookup_returns_a_bounded_number_of_keys_whatever_the_key(rss):
     assert 3 <= len(found) <= 3 * len(variants) < 12 * len(variants)
 
 
+def test_a_wide_push_reads_the_newest_keys_of_a_placeholder_id_up_to_the_bound(
+        rss, monkeypatch):
+    from server import dedup_typo
+    for _ in range(12):  # a placeholder case id typed again and again, the same day
+        push(rss, build(BEST, case_id="UNKNOWN"))
+    monkeypatch.setattr(dedup_typo, "IDS_PER_READ", 5)  # its keys read in three goes
+    round_ = rss.execute("SELECT round_norm FROM respondent_keys LIMIT 1").fetchone()[0]
+    probe = dedup_typo.Probe(("NKNOWN",), -10**6, 10**6, 3, 0, None, 0, 0.0, "UNKNOWN")
+    found = dedup_typo.session(rss).read_neighbours("rss", round_, probe)
+    newest = [r[0] for r in rss.execute(
+        "SELECT submission_id FROM respondent_keys ORDER BY submission_id DESC LIMIT 3")]
+    assert sorted(found) == sorted(newest)
+
+
 def test_a_typo_is_found_in_the_very_next_push(rss):
     push(rss, build(BEST, interview_date="2026-02-18"))
     typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-20"),
