@@ -30,7 +30,8 @@ back). A transaction that rolls back leaves nothing behind.
 Memory: about 1.7 KB a key (measured), at most ``MAX_KEYS`` keys per store
 and process (85 MB) beyond the weeks of the lookup being answered: past the
 bound, the weeks used least recently are dropped, and read again when asked
-for. A deployment's stream needs the weeks around today: at 500 interviews a
+for; weeks no batch has asked about in the last ``IDLE_BATCHES`` are let go
+too. A deployment's stream needs the weeks around today: at 500 interviews a
 day (a million in five years) some 18,000 keys. A batch's lookups are made in
 date order, so a batch spanning months reads each of its weeks once.
 
@@ -39,7 +40,7 @@ and round (old records in no date order, a year's backlog) would load most of
 the store's weeks into the map, again for every such batch. Its lookups scan
 instead every key of the form and round held in day order (``_Days``, read
 whole once, about 90 bytes a key, kept current like the map, at most
-``MAX_ROUND_KEYS`` per process): the person keys in a record's window are
+``MAX_ROUND_KEYS`` per process, let go when idle as weeks are): the person keys in a record's window are
 compared with its own in C (rapidfuzz), and the rows of those one edit away
 read by id. A round with more keys than that is read from the store, one
 record's window at a time (``Direct.read_neighbours``). A store without a
@@ -74,6 +75,11 @@ WIDE_BATCH_WEEKS = 40
 # (about 90 bytes each): a (form, round) that would go beyond is read from the store.
 MAX_ROUND_KEYS = 500_000
 IDS_PER_READ = 10_000  # submission ids per statement (SQLite allows 32,766 parameters)
+# Weeks and rounds that no batch has asked about in this many batches are let
+# go (looked for every ``SWEEP_EVERY`` batches): a long-running worker holds
+# what its recent pushes need, not everything it was ever asked.
+IDLE_BATCHES = 2_000
+SWEEP_EVERY = 100
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
 Key = tuple
@@ -266,11 +272,14 @@ class _Store:
         self.seq: int | None = None       # every change up to this one is in the map
         self.scopes: dict[tuple, _Weeks] = {}     # (form_id, round) -> weeks
         self.where: dict[int, tuple] = {}         # submission id -> its scope
-        # (form_id, round, week) loaded, the least recently used first
-        self.loaded: dict[tuple, None] = {}
+        self.batches = 0                  # sessions begun: the clock of "last used"
+        # (form_id, round, week) loaded -> the batch that last used it, the
+        # least recently used first
+        self.loaded: dict[tuple, int] = {}
         self.size = 0
         # (form_id, round) -> all its keys by day, loaded for wide batches
         self.rounds: dict[tuple, _Days] = {}
+        self.rounds_used: dict[tuple, int] = {}  # (form_id, round) -> last batch
         self.round_keys = 0                # keys in ``rounds``
         self.too_many: set[tuple] = set()  # rounds with more keys than fit
 
@@ -295,6 +304,7 @@ class _Store:
         self.loaded.clear()
         self.size = 0
         self.rounds.clear()
+        self.rounds_used.clear()
         self.round_keys = 0
         self.too_many.clear()
 
@@ -311,7 +321,24 @@ class _Store:
                 for form_id, round_, *key in rows:
                     self.put(form_id, round_, tuple(key))
         self.seq = committed
+        self.batches += 1
+        if self.batches % SWEEP_EVERY == 0:
+            self.let_go_idle()
         return committed
+
+    def let_go_idle(self) -> None:
+        """Drop the weeks and the rounds held in day order that no batch has
+        used in the last ``IDLE_BATCHES``."""
+        oldest = self.batches - IDLE_BATCHES
+        for mark, used in list(self.loaded.items()):
+            if used >= oldest:
+                break  # the rest were used later
+            self.drop_week(mark)
+        for scope, used in list(self.rounds_used.items()):
+            if used < oldest:
+                self.round_keys -= len(self.rounds.pop(scope))
+                del self.rounds_used[scope]
+                self.too_many.clear()  # room again: those may fit now
 
     def put(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """A key committed since the map was read: into the rounds held in day
@@ -321,7 +348,7 @@ class _Store:
         if days is not None:
             self.round_keys += days.put(key[0], key[1], key[2])
             if self.round_keys > MAX_ROUND_KEYS:  # grown beyond the bound: let it go
-                del self.rounds[scope]
+                del self.rounds[scope], self.rounds_used[scope]
                 self.round_keys -= len(days)
                 self.too_many.add(scope)
         self.place(form_id, round_, key, variants)
@@ -357,12 +384,12 @@ class _Store:
             used.add(mark)
             if week in weeks.loaded:
                 del self.loaded[mark]  # to the end: the most recently used
-                self.loaded[mark] = None
+                self.loaded[mark] = self.batches
                 continue
             rows = self.read(*dup_q.keys_in_days(form_id, round_, week * WEEK,
                                                  week * WEEK + WEEK - 1))
             weeks.loaded.add(week)
-            self.loaded[mark] = None
+            self.loaded[mark] = self.batches
             for key in rows:
                 self.place(form_id, round_, key)
         return weeks
@@ -380,6 +407,8 @@ class _Store:
             else:
                 days = self.rounds[scope] = _Days(rows)
                 self.round_keys += len(days)
+        if days is not None:
+            self.rounds_used[scope] = self.batches
         return days
 
     def trim(self, keep: set) -> None:
@@ -388,13 +417,16 @@ class _Store:
         for mark in list(self.loaded):
             if self.size <= MAX_KEYS:
                 break
-            if mark in keep:
-                continue
-            form_id, round_, week = mark
-            del self.loaded[mark]
-            for sid in self.scopes[(form_id, round_)].drop_week(week):
-                self.where.pop(sid, None)
-                self.size -= 1
+            if mark not in keep:
+                self.drop_week(mark)
+
+    def drop_week(self, mark: tuple) -> None:
+        """Forget a loaded (form_id, round, week): read again when asked for."""
+        form_id, round_, week = mark
+        del self.loaded[mark]
+        for sid in self.scopes[(form_id, round_)].drop_week(week):
+            self.where.pop(sid, None)
+            self.size -= 1
 
 
 _STORES: dict[str, _Store] = {}

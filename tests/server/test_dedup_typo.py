@@ -201,3 +201,17 @@ def test_keys_held_in_day_order_stay_in_order_when_a_submission_is_replaced():
     assert list(days.days) == [10, 11, 20, 30] and days.persons == ["A1", "A4", "A3", "B2"]
     probe = dedup_typo.Probe(("A",), 9, 25, 10, 0, None, 0, 0.9, "A5")
     assert sorted(days.near(probe)) == [1, 3, 4]
+
+
+def test_what_no_push_asked_about_for_a_while_is_let_go_and_read_again(rss, held, monkeypatch):
+    monkeypatch.setattr(dedup_typo, "IDLE_BATCHES", 2)
+    monkeypatch.setattr(dedup_typo, "SWEEP_EVERY", 1)
+    push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
+    for n in range(4):  # pushes of other weeks, and of another round
+        push(rss, record(rss, f"GIN-2026-0{n}900", "2026-09-01", survey_round="12m"))
+    store = dedup_typo._STORES[dedup_typo._file_of(rss)]
+    february = [m for m in store.loaded if m[2] * dedup_typo.WEEK < 20_600]
+    assert february == [] and len(store.rounds) <= 1
+    typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert len(typo_reasons(rss, typo["instance_id"])) == 1
