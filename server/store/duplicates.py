@@ -19,6 +19,7 @@ import json
 
 from sqlite_utils import Database
 
+from server.store import submissions as subs_q
 from server.store.answers import main_table, q
 from server.store.clock import utcnow
 
@@ -90,9 +91,9 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
     if near is None:
         return []
     sql, params = near
-    return db.conn.execute(
-        sql + "AND k.submission_id NOT IN (SELECT id FROM submissions WHERE logical_id = ?) "
-        "LIMIT ?", params + [logical_id, limit]).fetchall()
+    versions, more = subs_q.of_logical("id", logical_id)
+    return db.conn.execute(sql + f"AND k.submission_id NOT IN ({versions}) LIMIT ?",
+                           params + more + [limit]).fetchall()
 
 
 def _near_select(form_id: str, device_id: str | None, enumerator: str | None,
@@ -117,8 +118,7 @@ def signature_of(db: Database, submission_id: int) -> bytes | None:
 
 def versions_of(db: Database, logical_id: str) -> set[int]:
     """The submission ids of every version of a logical record."""
-    return {r[0] for r in db.conn.execute("SELECT id FROM submissions WHERE logical_id = ?",
-                                          [logical_id])}
+    return {r[0] for r in db.conn.execute(*subs_q.of_logical("id", logical_id))}
 
 
 # The typo rule's keys (``server.dedup_typo``): rows of ``TYPO_KEY``. Its map is

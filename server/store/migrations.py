@@ -429,3 +429,14 @@ def m0013_typo_keys_by_round_and_day(db: Database) -> None:
     db.execute("CREATE INDEX respondent_keys_round_day ON respondent_keys(form_id, "
                "round_norm, day, person_norm, layout, answered, sketch) "
                "WHERE person_norm IS NOT NULL AND day IS NOT NULL")
+
+
+@migrations(name="0014_logical_index_of_edits_only")
+def m0014_logical_index_of_edits_only(db: Database) -> None:
+    # A new record's logical id is its own instanceID (a random UUID): indexing
+    # it cost a random-position insert per record, and the instanceID index
+    # already finds it. Only the versions that are not their record's first
+    # (edits) are indexed by logical id; server/store/submissions.py asks both.
+    db.execute("DROP INDEX IF EXISTS submissions_logical")
+    db.execute("CREATE INDEX submissions_logical_edits ON submissions(logical_id) "
+               "WHERE logical_id != instance_id")

@@ -50,16 +50,26 @@ def by_id(db: Database, submission_id: int) -> dict | None:
     return _row(db.execute(f"{_SELECT} WHERE id = ?", [submission_id]).fetchone())
 
 
+def of_logical(columns: str, logical_id: str) -> tuple[str, list]:
+    """A SELECT of ``columns`` of every version of a logical record, and its
+    parameters. The first version's instanceID is the logical id (the
+    instanceID index finds it); the later ones are in the index of edits
+    (migration 0014), which a new record never enters."""
+    return (f"SELECT {columns} FROM submissions WHERE instance_id = ? AND logical_id = ? "
+            f"UNION ALL SELECT {columns} FROM submissions WHERE logical_id = ? "
+            f"AND logical_id != instance_id", [logical_id] * 3)
+
+
 def current_of_logical(db: Database, logical_id: str) -> dict | None:
+    sql, params = of_logical(", ".join(COLUMNS), logical_id)
     return _row(db.execute(
-        f"{_SELECT} WHERE logical_id = ? AND state = 'current' ORDER BY id DESC LIMIT 1",
-        [logical_id],
-    ).fetchone())
+        f"SELECT * FROM ({sql}) WHERE state = 'current' ORDER BY id DESC LIMIT 1",
+        params).fetchone())
 
 
 def history(db: Database, logical_id: str) -> list[dict]:
-    rows = db.execute(f"{_SELECT} WHERE logical_id = ? ORDER BY id", [logical_id]).fetchall()
-    return [_row(r) for r in rows]
+    sql, params = of_logical(", ".join(COLUMNS), logical_id)
+    return [_row(r) for r in db.execute(f"{sql} ORDER BY id", params).fetchall()]
 
 
 def insert(db: Database, rec: dict) -> tuple[int, int]:

@@ -78,3 +78,37 @@ def test_writer_still_locked_out_after_the_busy_timeout_gets_locked_error(tmp_pa
     with write_transaction(second):  # and it writes once the lock is free
         second.execute("INSERT INTO t VALUES (3)")
     assert second.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+
+
+def test_every_version_of_a_record_is_found_through_indexes(db):
+    import uuid
+
+    from server.ingest import ingest
+    from server.registry import publish_builtin_rss
+    from server.store import submissions as subs_q
+    from tests.scoring.rss_records import BEST, build
+
+    version = publish_builtin_rss(db)["version"]
+
+    def push(instance_id, deprecated_id=None, age=30):
+        rec = {"instance_id": instance_id, "form_id": "rss", "form_version": version,
+               "data": build(BEST, age=age)}
+        if deprecated_id:
+            rec["deprecated_id"] = deprecated_id
+        return ingest(db, [rec], door="sync", device_id="tablet-1", user="enum1")[0]
+
+    first, second, third = (f"uuid:{uuid.uuid4()}" for _ in range(3))
+    push(first)
+    push(second, deprecated_id=first, age=31)
+    push(third, deprecated_id=second, age=32)
+    late_edit, late_original = f"uuid:{uuid.uuid4()}", f"uuid:{uuid.uuid4()}"
+    push(late_edit, deprecated_id=late_original, age=41)  # its original comes later
+    push(late_original, age=40)
+
+    assert [r["instance_id"] for r in subs_q.history(db, first)] == [first, second, third]
+    assert subs_q.current_of_logical(db, first)["instance_id"] == third
+    assert [r["instance_id"] for r in subs_q.history(db, late_original)] == \
+        [late_edit, late_original]
+    sql, params = subs_q.of_logical("id", first)
+    plan = " | ".join(r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "SCAN" not in plan and "submissions_logical_edits" in plan, plan
