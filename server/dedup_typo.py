@@ -38,14 +38,14 @@ date order, so a batch spanning months reads each of its weeks once.
 A batch whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form
 and round (old records in no date order, a year's backlog) would load most of
 the store's weeks into the map, again for every such batch. Its lookups scan
-instead every key of the form and round held in day order (``_Days``, read
+instead every key of the form and round held in day order (``_Days``: read
 whole once, about 90 bytes a key, kept current like the map, at most
-``MAX_ROUND_KEYS`` per process, let go when idle as weeks are): the person keys in a record's window are
-compared with its own in C (rapidfuzz), and the rows of those one edit away
-read by id. A round with more keys than that is read from the store, one
-record's window at a time (``Direct.read_neighbours``). A store without a
-file (``:memory:``) is always read that way (``Direct``): the same answers,
-without the map.
+``MAX_ROUND_KEYS`` per process, let go when idle as weeks are). The person
+keys in a record's window are compared with its own in C (rapidfuzz), and the
+rows of those one edit away read by id. A round with more keys than the bound
+is read from the store, one record's window at a time
+(``Direct.read_neighbours``). A store without a file (``:memory:``) is always
+read that way (``Direct``): the same answers, without the map.
 """
 
 from __future__ import annotations
