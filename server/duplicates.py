@@ -332,18 +332,9 @@ def normalise_values(flds: list[Field], values) -> list[str | None]:
 
 
 def signature(values: list[str | None]) -> bytes:
-    """One byte per compared field: 0 unanswered, else 1..255 from a hash of the value."""
-    memo = _BYTE_MEMO
-    out = bytearray(len(values))
-    for i, v in enumerate(values):
-        if v is not None:
-            b = memo.get(v)
-            if b is None:
-                b = zlib.crc32(v.encode()) % 255 + 1
-                if len(memo) < _MEMO_SIZE:
-                    memo[v] = b
-            out[i] = b
-    return bytes(out)
+    """One byte per compared field: 0 unanswered, else 1..255 from a hash of the
+    value (``_byte``). Ingest uses ``answers_signature``, which gives the same bytes."""
+    return bytes(0 if v is None else _byte(v) for v in values)
 
 
 def _plain_text(text: str) -> str | None:
@@ -358,7 +349,6 @@ def _plain_text(text: str) -> str | None:
 # byte are kept, up to a bound, so each record does not compute them again.
 _MEMO_SIZE = 50_000
 _PLAIN_MEMO: dict[str, str | None] = {}
-_BYTE_MEMO: dict[str, int] = {}
 _RAW_BYTE_MEMO: dict[str, int] = {}
 _UNSEEN = object()
 
