@@ -200,20 +200,20 @@ def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> 
     if det.day is not None:
         probe = None  # the byte signature, for forms of more than 64 compared fields
         window, threshold = rules.similar_window_days, rules.similar_threshold
+        near = src.near(det, det.day - window, det.day + window, logical_id)
         for sid, day, their_layout, answered, sketch, same_device, same_enumerator in \
-                src.near(det, det.day - window, det.day + window, logical_id):
-            if their_layout == det.layout:
-                if det.summary is not None and answered is not None:
-                    est, both = dup.summary_estimate(det.summary, answered, sketch)
-                else:
-                    probe = probe or dup.SignatureProbe(det.sig)
-                    est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
+                dup.kept_by_summary(det.summary, det.layout, minimum, threshold, near, 2):
+            if their_layout == det.layout and (det.summary is None or answered is None):
+                probe = probe or dup.SignatureProbe(det.sig)
+                est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
                 if both < minimum or est < threshold:
                     continue
             entry(sid)["_near"] = {
                 "by": [w for w, same in (("device", same_device),
                                          ("enumerator", same_enumerator)) if same],
                 "days": abs(det.day - (day if day is not None else det.day))}
+    if found:
+        _drop_by_signature(src, det, rules, found)
     if not found:
         return []
     return _confirm(src, det, rules, found)
@@ -232,6 +232,29 @@ def _typo_candidates(src: PerRecord, det: Detection,
             if other != mine and dup.within_one_edit(mine, other)}
     newest = sorted(kept, reverse=True)[:rules.max_candidates]
     return [(sid, kept[sid]) for sid in newest]
+
+
+def _drop_by_signature(src: PerRecord, det: Detection, rules: dup.Rules,
+                       found: dict) -> None:
+    """Drop from ``found`` the candidates that only answer-based rules picked and
+    whose stored signature rules out every one of them: a byte per answer
+    tells differing answers apart where the summary's one bit shows about half,
+    and is read by primary key, where confirming reads the record and its
+    answers (most candidates the summary keeps end here)."""
+    judged = [sid for sid, entry in found.items() if not entry["reasons"]]
+    if not judged:
+        return
+    probe = dup.SignatureProbe(det.sig)
+    minimum = rules.min_compared
+    for sid, (layout, sig) in src.signatures(judged).items():
+        if layout != det.layout:
+            continue  # another version's fields: only the answers can tell
+        est, both = probe.estimate(sig)
+        entry = found[sid]
+        if both < minimum or not (
+                ("_typo" in entry and est >= rules.typo_similarity)
+                or ("_near" in entry and est >= rules.similar_threshold)):
+            del found[sid]
 
 
 def _confirm(src: PerRecord, det: Detection, rules: dup.Rules, found: dict) -> list[dict]:

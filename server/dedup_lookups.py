@@ -34,13 +34,25 @@ ROWS_PER_RECORD = 200
 MAX_PARAMS = 20_000  # SQLite's default allows 32,766 host parameters
 
 
+def _answer_columns(db: Database) -> dict[str, set[str]]:
+    """Form id -> its answer columns as last read on this connection."""
+    held = getattr(db, "_fieldsync_answer_columns", None)
+    if held is None:
+        held = {}
+        try:
+            db._fieldsync_answer_columns = held
+        except AttributeError:
+            pass
+    return held
+
+
 class PerRecord:
     """One indexed statement per question (quarantine release, single records)."""
 
     def __init__(self, db: Database):
         self.db = db
         self._typo = None  # the typo rule's session, opened at its first lookup
-        self._columns: dict[str, set[str]] = {}
+        self._columns = _answer_columns(db)
 
     def by_person(self, det, logical_id: str) -> list[dict]:
         return dup_q.by_person(self.db, det.form_id, det.parts.person, logical_id,
@@ -66,7 +78,8 @@ class PerRecord:
 
     def answer_columns(self, form_id: str, paths: list[str]) -> set[str]:
         """The form's answer columns, read again only when one of ``paths`` is not
-        among them (a new version's field added a column since)."""
+        among them (a new version's field added a column since; none is ever
+        dropped). Kept with the connection, for its later batches too."""
         have = self._columns.get(form_id)
         if have is None or not have.issuperset(paths):
             have = self._columns[form_id] = dup_q.answer_columns(self.db, form_id)
@@ -80,6 +93,10 @@ class PerRecord:
             self._typo.written(det.form_id, det.parts.round, (
                 row["id"], det.parts.person, det.day, det.layout, answered, sketch),
                 det.variants, row.get("seq", -1))
+
+    def signatures(self, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
+        """Submission id -> (layout, signature) of these records' stored keys."""
+        return dup_q.signatures_of(self.db, submission_ids)
 
     def write_key(self, key_row: tuple) -> None:
         """Store a record's key (``dup_q.key_row``): at once, for the next
@@ -209,6 +226,16 @@ class BatchLookups(PerRecord):
             super().write_key(key_row)
         else:
             self.pending.append(key_row)
+
+    def signatures(self, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
+        """The same, the keys still waiting for ``flush`` included."""
+        waiting = {row[0]: row for row in self.pending}
+        out = {sid: dup_q.key_row_signature(waiting[sid])
+               for sid in submission_ids if sid in waiting}
+        rest = [sid for sid in submission_ids if sid not in out]
+        if rest:
+            out.update(super().signatures(rest))
+        return out
 
     def flush(self) -> None:
         if self.pending:

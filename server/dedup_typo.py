@@ -115,13 +115,11 @@ def probe_for(det) -> Probe | None:
                  rules.typo_similarity, det.parts.person)
 
 
-def _ruled_out(probe: Probe, layout: int, answered: int | None, sketch: int | None) -> bool:
-    """Whether a key's answer summary rules out ``probe.threshold`` (both
+def _similar(probe: Probe, keys) -> list[Key]:
+    """The keys whose answer summary does not rule out ``probe.threshold`` (both
     records with a summary and the same layout; else only their answers can)."""
-    if probe.summary is None or answered is None or layout != probe.layout:
-        return False
-    est, both = dup.summary_estimate(probe.summary, answered, sketch)
-    return both < probe.minimum or est < probe.threshold
+    return dup.kept_by_summary(probe.summary, probe.layout, probe.minimum, probe.threshold,
+                               keys, 3)
 
 
 def _keep(rows, probe: Probe, out: dict[int, str]) -> bool:
@@ -131,8 +129,8 @@ def _keep(rows, probe: Probe, out: dict[int, str]) -> bool:
     room = probe.limit * len(probe.variants) - len(out)
     if room <= 0:
         return False
-    for sid, person, day, layout, answered, sketch in rows:
-        if sid in out or _ruled_out(probe, layout, answered, sketch):
+    for sid, person, *_ in _similar(probe, rows):
+        if sid in out:
             continue
         out[sid] = person
         room -= 1
@@ -211,12 +209,10 @@ class _Weeks:
                 keys = (keys,)
             elif len(keys) > limit:  # the newest in the window, up to the bound
                 keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
-            for key in keys:
-                sid, person, day, their_layout, answered, sketch = key
-                if day < lo or day > hi or sid in out \
-                        or _ruled_out(probe, their_layout, answered, sketch):
-                    continue  # most neighbours of a dense case id end here
-                out[sid] = person
+            # most neighbours of a dense case id end here, on their answers
+            for key in _similar(probe, [k for k in keys
+                                        if lo <= k[2] <= hi and k[0] not in out]):
+                out[key[0]] = key[1]
 
 
 class _Days:

@@ -379,6 +379,32 @@ def summary_estimate(mine: tuple[int, int], answered: int, sketch: int) -> tuple
     return (both - differ) / both, both
 
 
+def kept_by_summary(mine: tuple[int, int] | None, layout: int, minimum: int,
+                    threshold: float, rows, at: int) -> list:
+    """Of ``rows`` (tuples holding a layout, answered and sketch at ``at``,
+    ``at + 1``, ``at + 2``), those whose summary does not rule out ``threshold``
+    over at least ``minimum`` fields both answered (``summary_estimate``). A row
+    of another layout, or either side without a summary, is kept: only its
+    answers can tell. One loop for a record's candidates (a dense case id has
+    dozens), without a call per candidate."""
+    if mine is None:
+        return list(rows)
+    mine_answered, mine_sketch = mine[0] & _MASK64, mine[1]
+    kept = []
+    for row in rows:
+        answered = row[at + 1]
+        if answered is None or row[at] != layout:
+            kept.append(row)
+            continue
+        both_mask = mine_answered & answered
+        both = both_mask.bit_count()
+        est = (both - ((mine_sketch ^ row[at + 2]) & both_mask).bit_count()) / both \
+            if both else 0.0
+        if both >= minimum and est >= threshold:
+            kept.append(row)
+    return kept
+
+
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >= (1 << 63) else value
 

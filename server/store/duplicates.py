@@ -55,6 +55,11 @@ def key_row(submission_id: int, form_id: str, logical_id: str, *, key_norm, pers
             device_id, enumerator, layout, sig, answered, sketch)
 
 
+def key_row_signature(row: tuple) -> tuple[int, bytes]:
+    """(layout, signature) of a ``key_row``."""
+    return row[9], row[10]
+
+
 def insert_keys(db: Database, rows: list[tuple]) -> None:
     """Records' rows in ``respondent_keys`` (``key_row``; its indexes serve every rule)."""
     db.conn.executemany(
@@ -114,6 +119,14 @@ def signature_of(db: Database, submission_id: int) -> bytes | None:
     row = db.conn.execute("SELECT sig FROM respondent_keys WHERE submission_id = ?",
                           [submission_id]).fetchone()
     return row[0] if row else None
+
+
+def signatures_of(db: Database, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
+    """Submission id -> (layout, signature) of these records' keys, by primary key."""
+    marks = ",".join("?" * len(submission_ids))
+    return {sid: (layout, sig) for sid, layout, sig in db.conn.execute(
+        f"SELECT submission_id, layout, sig FROM respondent_keys "
+        f"WHERE submission_id IN ({marks})", submission_ids)}
 
 
 def versions_of(db: Database, logical_id: str) -> set[int]:

@@ -237,6 +237,29 @@ def test_answer_summary_never_undershoots_the_exact_similarity():
         assert both == exact_both and est >= exact
 
 
+def test_candidates_kept_by_summary_are_those_the_estimate_does_not_rule_out():
+    import random
+    rng = random.Random(7)
+    mine = dup.summary(dup.signature([rng.choice([None, "x", "y"]) for _ in range(36)]))
+    rows = []
+    for sid in range(400):
+        answers = [rng.choice([None, "x", "y"]) for _ in range(36)]
+        layout = 1 if sid % 10 else 2  # another form version now and then
+        summary = dup.summary(dup.signature(answers)) if sid % 7 else (None, None)
+        rows.append((sid, "person", layout, *summary))
+    def not_ruled_out(row, minimum, threshold):
+        if row[3] is None or row[2] != 1:
+            return True  # only the answers can tell
+        est, both = dup.summary_estimate(mine, row[3], row[4])
+        return both >= minimum and est >= threshold
+
+    for minimum, threshold in ((10, 0.8), (10, 0.9), (0, 0.0), (36, 0.5)):
+        kept = dup.kept_by_summary(mine, 1, minimum, threshold, rows, 2)
+        assert kept == [r for r in rows if not_ruled_out(r, minimum, threshold)]
+        assert 0 < len(kept) < len(rows) or (minimum, threshold) == (0, 0.0)
+    assert dup.kept_by_summary(None, 1, 10, 0.9, rows, 2) == rows  # no summary: all kept
+
+
 def test_forms_comparing_more_than_64_fields_have_no_summary():
     assert dup.summary(bytes(range(1, 66))) is None
 
