@@ -110,6 +110,21 @@ def test_keys_written_earlier_in_the_same_transaction_are_found(rss, held):
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
 
 
+def test_keys_of_an_outer_transaction_that_rolled_back_are_not_found(rss, held):
+    push(rss, record(rss, "GIN-2026-00900", "2026-02-10"))  # the week is read
+    with pytest.raises(RuntimeError):
+        with write_transaction(rss):  # a push inside a caller's transaction ...
+            push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
+            raise RuntimeError("the caller gives up")  # ... which rolls back
+    assert rss.execute("SELECT count(*) FROM submissions").fetchone()[0] == 1
+    # The next record takes the rolled-back one's submission id; without a
+    # case id it has no key that would replace the lost one's.
+    push(rss, record(rss, "", "2026-02-11"))
+    typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
+                user="enum9")[0]
+    assert typo["status"] == "created" and typo_reasons(rss, typo["instance_id"]) == []
+
+
 def test_a_batch_finds_typos_among_its_own_records(rss, held):
     first, typo = push(rss, record(rss, "GIN-2026-00017", "2026-02-11"),
                        record(rss, "GIN-2026-00071", "2026-02-12"))
