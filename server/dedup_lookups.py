@@ -126,28 +126,25 @@ class BatchLookups(PerRecord):
 
     # A key one edit away -----------------------------------------------------------
 
-    def _read_typo(self, dets) -> dict | None:
-        """None for a batch whose windows cover at most ``WIDE_BATCH_WEEKS``
-        weeks: each record asks the map when it is checked, and the batch's
-        keys go straight into the map as they are written (a ``direct``
-        session). A wider batch scans its rounds' keys held in day order
-        (``Session.read_neighbours``): id(det) -> (probe, committed keys it asks
-        for), the whole batch's in one go before anything is written, the
-        batch's own keys added per record."""
+    def _read_typo(self, dets) -> dict:
+        """id(det) -> (probe, committed keys it asks for), the whole batch's in
+        one go before anything is written, in date order (the map's parts in
+        use stay in the processor's caches, and each week is read once); the
+        batch's own keys are added per record."""
         asked = [(d, p) for d in dets if (p := dedup_typo.probe_for(d)) is not None]
         if not asked:
             return {}
+        # In date order: a batch spanning months reads each week once.
+        asked.sort(key=lambda dp: (dp[0].form_id, dp[0].parts.round, dp[1].lo))
+        session = self._typo_session()
         weeks = {(d.form_id, d.parts.round, w) for d, p in asked
                  for w in range(p.lo // dedup_typo.WEEK, p.hi // dedup_typo.WEEK + 1)}
-        if len(weeks) <= dedup_typo.WIDE_BATCH_WEEKS:
-            self._typo = dedup_typo.session(self.db, direct=True)
-            return None
-        session = self._typo_session()
-        return {id(d): (probe, session.read_neighbours(d.form_id, d.parts.round, probe))
-                for d, probe in asked}
+        read = session.read_neighbours if len(weeks) > dedup_typo.WIDE_BATCH_WEEKS \
+            else session.committed_neighbours
+        return {id(d): (probe, read(d.form_id, d.parts.round, probe)) for d, probe in asked}
 
     def typo_neighbours(self, det) -> dict[int, str]:
-        read = None if self.typo is None else self.typo.get(id(det))
+        read = self.typo.get(id(det))
         if read is None:
             return super().typo_neighbours(det)
         probe, committed = read

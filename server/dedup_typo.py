@@ -14,21 +14,18 @@ record in an index in time order (``respondent_keys_round_day``), which a
 stream of new interviews appends to; this module builds the variant map from
 it, a week of one form and round at a time, for the weeks the rule asks about.
 
-Consistency. The map is read from the store through a read-only connection
-of its own, which sees the last commit and never the caller's open
-transaction. It is used only inside write transactions (ingest, quarantine
-release), so no other writer commits meanwhile. A ``Session`` (one per
-batch) first brings the loaded weeks up to date with what was committed
-since the map last looked (the keys of the records whose change sequence is
-above the one it has seen). The keys its own transaction writes go where its
-later lookups see them: a batch whose records are checked one by one in the
-map (a ``direct`` session, most pushes) puts them straight into the map
-where their week is loaded; otherwise, and for any it wrote before the
-session (an outer transaction), it keeps them to itself and, once the
+Consistency. The map holds committed keys only, read through a read-only
+connection of its own, which sees the last commit and never the caller's
+open transaction. It is used only inside write transactions (ingest,
+quarantine release), so no other writer commits meanwhile. A ``Session``
+(one per batch) first brings the loaded weeks up to date with what was
+committed since the map last looked (the keys of the records whose change
+sequence is above the one it has seen), then keeps the keys its own
+transaction writes (and any it wrote before the session, in an outer
+transaction) to itself, where its later lookups see them. Once the
 transaction has committed, ``Session.committed`` hands them to the map, if
 nothing else changed the store in between (else the next session reads them
-back). A transaction that rolls back leaves nothing behind: a map holding
-keys of a transaction that never said it committed starts afresh.
+back). A transaction that rolls back leaves nothing behind.
 
 Memory: about 1.7 KB a key (measured), at most ``MAX_KEYS`` keys per store
 and process (85 MB) beyond the weeks of the lookup being answered: past the
@@ -281,11 +278,6 @@ class _Store:
         self.rounds_used: dict[tuple, int] = {}  # (form_id, round) -> last batch
         self.round_keys = 0                # keys in ``rounds``
         self.too_many: set[tuple] = set()  # rounds with more keys than fit
-        # The session that put keys of its open transaction in the map
-        # (``Session`` with ``direct``), until it has committed. Still set when
-        # the next session begins: that transaction rolled back (or has not
-        # said it committed), and the map starts afresh.
-        self.dirty: Session | None = None
 
     def read(self, sql: str, params: list) -> list:
         if self.reader is None:
@@ -315,9 +307,8 @@ class _Store:
     def begin(self) -> int:
         """Catch up with the last commit; returns its change sequence."""
         committed = self.committed_seq()
-        if self.seq is None or committed < self.seq or self.dirty is not None:
-            self.reset()
-            self.dirty = None  # first use, or the file is not the one we read before
+        if self.seq is None or committed < self.seq:
+            self.reset()  # first use, or the file is not the one we read before
         elif committed > self.seq and (self.scopes or self.rounds):
             rows = self.read(*dup_q.keys_changed_since(self.seq, MAX_CATCH_UP + 1))
             if len(rows) > MAX_CATCH_UP:
@@ -347,12 +338,7 @@ class _Store:
 
     def put(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """A key committed since the map was read: into the rounds held in day
-        order (``put_round``), and into the map (``place``)."""
-        self.put_round(form_id, round_, key)
-        self.place(form_id, round_, key, variants)
-
-    def put_round(self, form_id: str, round_: str, key: Key) -> None:
-        """A committed key into its (form, round)'s keys held in day order, if held."""
+        order, and into the map (``place``)."""
         scope = (form_id, round_)
         days = self.rounds.get(scope)
         if days is not None:
@@ -361,19 +347,18 @@ class _Store:
                 del self.rounds[scope], self.rounds_used[scope]
                 self.round_keys -= len(days)
                 self.too_many.add(scope)
+        self.place(form_id, round_, key, variants)
 
-    def place(self, form_id: str, round_: str, key: Key, variants=None) -> bool:
+    def place(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """Put a key in the map, replacing the submission's earlier one, where its
-        week is loaded (a week not loaded is read whole when asked for); returns
-        whether it went in."""
+        week is loaded (a week not loaded is read whole when asked for)."""
         self.drop(key[0])
         weeks = self.scopes.get((form_id, round_))
         if weeks is None or key[2] // WEEK not in weeks.loaded:
-            return False
+            return
         weeks.add(key, variants)
         self.where[key[0]] = (form_id, round_)
         self.size += 1
-        return True
 
     def drop(self, sid: int) -> None:
         scope = self.where.pop(sid, None)
@@ -445,9 +430,8 @@ _STORES_LOCK = threading.Lock()
 MAX_STORES = 8  # a process that opens many stores (tests, tools) keeps the newest
 
 
-def session(db: Database, direct: bool = False) -> "Session | Direct":
-    """The typo lookups of one batch inside a write transaction of ``db``;
-    ``direct``: the batch's keys go straight into the shared map (``Session``)."""
+def session(db: Database) -> "Session | Direct":
+    """The typo lookups of one batch inside a write transaction of ``db``."""
     path = _file_of(db)
     if not path:
         return Direct(db)
@@ -464,7 +448,7 @@ def session(db: Database, direct: bool = False) -> "Session | Direct":
             store = _STORES[path] = _Store(path, ident)
             while len(_STORES) > MAX_STORES:
                 _STORES.pop(next(iter(_STORES))).close()
-    return Session(db, store, direct)
+    return Session(db, store)
 
 
 def forget(path: str) -> None:
@@ -536,10 +520,6 @@ class Direct:
             own = self.own[(form_id, round_)] = _Weeks()
         own.remove(key[0])
         own.add(key, variants)
-        self._saw(seq)
-
-    def _saw(self, seq: int) -> None:
-        """The batch wrote a key with this change sequence (-1: unknown)."""
         if self.last is not None:
             self.last = max(self.last, seq) if seq >= 0 else None
 
@@ -548,20 +528,11 @@ class Direct:
 
 
 class Session(Direct):
-    """One batch's typo lookups against the shared map (see the module's doc).
+    """One batch's typo lookups against the shared map (see the module's doc)."""
 
-    With ``direct`` (a batch whose lookups are made record by record, in the
-    map), a key the batch writes goes straight into the map where its week is
-    loaded, as it will be once committed: the records after it find it there,
-    and nothing is handed over at the end. The map then holds uncommitted keys
-    until ``committed``; if that never comes (the transaction rolled back), the
-    next session starts the map afresh (``_Store.dirty``)."""
-
-    def __init__(self, db: Database, store: _Store, direct: bool = False):
+    def __init__(self, db: Database, store: _Store):
         super().__init__(db)
         self.store = store
-        self.direct = direct
-        self.placed: list[tuple] = []  # (form_id, round, key) put straight in the map
         with store.lock:
             self.start = self.last = store.begin()
         # What this transaction wrote before the batch (an outer transaction):
@@ -574,27 +545,9 @@ class Session(Direct):
         store, used = self.store, set()
         with store.lock:
             store.weeks(form_id, round_, probe.lo, probe.hi, used).find(probe, found)
-            if store.size > MAX_KEYS and store.dirty is None:  # never this batch's keys
+            if store.size > MAX_KEYS:
                 store.trim(used)
         return found
-
-    def written(self, form_id: str, round_: str, key: Key, variants, seq: int) -> None:
-        """A key the batch wrote: with ``direct``, into the shared map if its week
-        is loaded there; else kept to the session (``Direct.written``)."""
-        if self.direct:
-            store = self.store
-            with store.lock:
-                placed = store.place(form_id, round_, key, variants)
-                if placed:
-                    store.dirty = self
-            if placed:
-                own = self.own.get((form_id, round_))
-                if own is not None:
-                    own.remove(key[0])
-                self.placed.append((form_id, round_, key))
-                self._saw(seq)
-                return
-        super().written(form_id, round_, key, variants, seq)
 
     def read_neighbours(self, form_id: str, round_: str, probe: Probe) -> dict[int, str]:
         """For a wide batch: the (form, round)'s keys held in day order, those in
@@ -619,18 +572,11 @@ class Session(Direct):
         next session reads them back)."""
         store = self.store
         with store.lock:
-            if self.placed:  # already in the map
-                if self.db.conn.in_transaction:
-                    return  # a caller's transaction holds them: the map stays dirty
-                if store.dirty is self:
-                    store.dirty = None  # committed now
-                for form_id, round_, key in self.placed:
-                    store.put_round(form_id, round_, key)
-            if not (self.own or self.placed) or store.seq != self.start \
-                    or self.last is None or store.committed_seq() != self.last:
+            if not self.own or store.seq != self.start or self.last is None \
+                    or store.committed_seq() != self.last:
                 return
             for (form_id, round_), own in self.own.items():
                 for key, variants in own.keys.values():
                     store.put(form_id, round_, key, variants)
             store.seq = self.last
-        self.own, self.placed = {}, []
+        self.own = {}

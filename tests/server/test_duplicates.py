@@ -382,7 +382,7 @@ def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_p
 
     def typo_from_the_store():  # no in-memory map: each typo lookup reads the store
         monkeypatch.undo()
-        monkeypatch.setattr(dedup_typo, "session", lambda db, direct=False: dedup_typo.Direct(db))
+        monkeypatch.setattr(dedup_typo, "session", dedup_typo.Direct)
 
     def every_push_wide():  # each push scans its rounds' keys held in day order
         monkeypatch.undo()
