@@ -1,0 +1,135 @@
+"""Benchmark: the instructions ingest runs per record with duplicate detection on
+or off, counted by valgrind (callgrind), on the store ``bench/dedup.py`` fills.
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/dedup_instructions.py --store /tmp/dedup100k.db [--off]
+
+Why: on a shared machine the rate of the same code varies by a third from one
+minute to the next (docs/PERFORMANCE.md), more than a change to detection
+moves it. Instructions executed do not vary (0.1% from run to run), so two
+versions of the code can be compared on the same records exactly. They count
+the work of the process only: not the time the disk takes to sync, nor the
+kernel's time writing pages, nor waits for memory, which ``bench/dedup.py``
+measures.
+
+The first run builds the store at ``--store`` (``--stored`` records of
+``bench/dedup.py``'s time-ordered stream, detection on; a minute or two, most
+of it uncounted) and keeps it. Every run then copies it, pushes 400 records
+of the stream's next weeks uncounted (the caches warm), then ``--records``
+counted, one push per tablet, and prints the instructions per record (read
+from ``callgrind_control``; valgrind's own "I refs" at exit also counts the
+few instructions around them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import dedup as bench  # noqa: E402  (bench/dedup.py: the same stream and pushes)
+
+from server import dedup_typo  # noqa: E402
+from server.formcache import model_for  # noqa: E402
+from server.registry import publish_builtin_rss  # noqa: E402
+from server.review import review_rules  # noqa: E402
+from server.store import open_db  # noqa: E402
+
+WARM = 400
+STREAM_AFTER = 40_000  # the stream's records after the stored ones: the same stream whatever --records
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", required=True, help="the filled store, built if missing")
+    ap.add_argument("--stored", type=int, default=100_000)
+    ap.add_argument("--records", type=int, default=1000)
+    ap.add_argument("--devices", type=int, default=25)
+    ap.add_argument("--off", action="store_true", help="detection off")
+    args = ap.parse_args()
+    if not _under_callgrind():
+        sys.exit("run me under valgrind --tool=callgrind --instr-atstart=no (see --help)")
+    store = Path(args.store)
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = open_db(Path(tmp) / "model.db", migrate=True)
+        model = model_for(probe, "rss", publish_builtin_rss(probe)["version"])
+        if WARM + args.records > STREAM_AFTER:
+            sys.exit(f"--records at most {STREAM_AFTER - WARM:,}")
+        items = bench.stream(model, args.stored + STREAM_AFTER, args.devices)
+        probe.close()
+        if not store.exists():
+            _build(store, items[:args.stored])
+        db_path = Path(tmp) / "run.db"
+        shutil.copy(store, db_path)
+        db = open_db(db_path, migrate=True)
+        gc.collect()
+        gc.freeze()
+        review_rules(db, "rss", {"enabled": not args.off}, actor="bench")
+        later = items[args.stored:]
+        bench.push_all(db, later[:WARM])
+        _instrument(True)
+        _zero()
+        done, flagged = bench.push_all(db, later[WARM:WARM + args.records])
+        counted = _instructions()
+        _instrument(False)
+        db.close()
+    print(f"detection {'off' if args.off else 'on'}: {done:,} records ({flagged} flagged), "
+          f"{counted / done / 1e6:.3f}M instructions a record")
+
+
+def _build(store: Path, items: list[dict]) -> None:
+    print(f"building {store} ({len(items):,} records)", file=sys.stderr)
+    partial = store.with_name(store.name + ".building")
+    db = open_db(partial, migrate=True)
+    publish_builtin_rss(db)
+    bench.prefill(db, items)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    dedup_typo.forget(str(partial))  # its reader connection too
+    for suffix in ("-wal", "-shm"):  # emptied by the checkpoint
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    os.replace(partial, store)
+
+
+def _under_callgrind() -> bool:
+    try:
+        out = subprocess.run(["callgrind_control", "-s", str(os.getpid())],
+                             capture_output=True, text=True).stdout
+    except FileNotFoundError:  # valgrind is not installed
+        return False
+    return f"PID {os.getpid()}" in out
+
+
+def _instrument(on: bool) -> None:
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+                   check=True, capture_output=True)
+
+
+def _zero() -> None:
+    subprocess.run(["callgrind_control", "-z", str(os.getpid())], check=True,
+                   capture_output=True)
+
+
+def _instructions() -> int:
+    """Instructions counted so far in this process, all threads
+    (``callgrind_control -e``: a line "Th <n> <count>" per thread)."""
+    out = subprocess.run(["callgrind_control", "-e", str(os.getpid())], check=True,
+                         capture_output=True, text=True).stdout
+    counts = re.findall(r"^\s*Th\s+\d+\s+([\d,]+)", out, re.MULTILINE)
+    if not counts:
+        sys.exit(f"could not read the instruction count from callgrind_control:\n{out}")
+    return sum(int(c.replace(",", "")) for c in counts)
+
+
+if __name__ == "__main__":
+    main()
