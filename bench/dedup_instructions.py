@@ -1,8 +1,7 @@
 """Benchmark: the instructions ingest runs per record with duplicate detection on
-or off, counted by valgrind (callgrind), on the store ``bench/dedup.py`` fills.
+and off, counted by valgrind (callgrind), on the store ``bench/dedup.py`` fills.
 
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/dev/null \\
-        .venv/bin/python bench/dedup_instructions.py --store /tmp/dedup100k.db [--off]
+    .venv/bin/python bench/dedup_instructions.py [--store /tmp/fieldsync-dedup100k.db]
 
 Why: on a shared machine the rate of the same code varies by a third from one
 minute to the next (docs/PERFORMANCE.md), more than a change to detection
@@ -13,12 +12,12 @@ kernel's time writing pages, nor waits for memory, which ``bench/dedup.py``
 measures.
 
 The first run builds the store at ``--store`` (``--stored`` records of
-``bench/dedup.py``'s time-ordered stream, detection on; a minute or two, most
-of it uncounted) and keeps it. Every run then copies it, pushes 400 records
-of the stream's next weeks uncounted (the caches warm), then ``--records``
-counted, one push per tablet, and prints the instructions per record (read
-from ``callgrind_control``; valgrind's own "I refs" at exit also counts the
-few instructions around them).
+``bench/dedup.py``'s time-ordered stream, detection on; a minute or two) and
+keeps it. Then two processes under callgrind, detection on and off, each copy
+it, push 400 records of the stream's next weeks uncounted (the caches warm),
+then ``--records`` counted, one push per tablet; this prints the
+instructions per record of each and their ratio. Without valgrind installed
+it says so and measures nothing.
 """
 
 from __future__ import annotations
@@ -51,31 +50,64 @@ STREAM_AFTER = 40_000  # the stream's records after the stored ones: the same st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--store", required=True, help="the filled store, built if missing")
+    ap.add_argument("--store", default=str(Path(tempfile.gettempdir())
+                                           / "fieldsync-dedup100k.db"),
+                    help="the filled store, built if missing")
     ap.add_argument("--stored", type=int, default=100_000)
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--devices", type=int, default=25)
-    ap.add_argument("--off", action="store_true", help="detection off")
+    ap.add_argument("--side", choices=("on", "off"), help=argparse.SUPPRESS)  # one measurement
     args = ap.parse_args()
-    if not _under_callgrind():
-        sys.exit("run me under valgrind --tool=callgrind --instr-atstart=no (see --help)")
+    if WARM + args.records > STREAM_AFTER:
+        sys.exit(f"--records at most {STREAM_AFTER - WARM:,}")
+    if args.side:
+        _measure(args)
+        return
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed: nothing measured (apt install valgrind)")
+        return
     store = Path(args.store)
+    if not store.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            _build(store, _stream(args, Path(tmp))[:args.stored])
+    # The two sides at once: instructions do not depend on what else runs.
+    runs = {side: subprocess.Popen(
+        [valgrind, "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+         sys.executable, __file__, *sys.argv[1:], "--side", side],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for side in ("on", "off")}
+    counts = {}
+    for side, run in runs.items():
+        out, _ = run.communicate()
+        if run.returncode != 0 or not out.strip():
+            sys.exit(f"the measurement with detection {side} failed (exit {run.returncode})")
+        print(out.strip())
+        counts[side] = float(re.search(r"([\d.]+)M instructions", out).group(1))
+    print(f"stored before: {args.stored:,} records; {args.records:,} records counted")
+    print(f"ratio on / off, as rates (instructions a record off / on): "
+          f"{counts['off'] / counts['on']:.3f}")
+
+
+def _stream(args, tmp: Path) -> list[dict]:
+    """``bench/dedup.py``'s time-ordered stream: the stored records, then the later ones."""
+    probe = open_db(tmp / "model.db", migrate=True)
+    model = model_for(probe, "rss", publish_builtin_rss(probe)["version"])
+    probe.close()
+    return bench.stream(model, args.stored + STREAM_AFTER, args.devices)
+
+
+def _measure(args) -> None:
+    """One side, inside callgrind: the counted pushes, printed as one line."""
+    if not _under_callgrind():
+        sys.exit("--side runs under valgrind --tool=callgrind --instr-atstart=no")
     with tempfile.TemporaryDirectory() as tmp:
-        probe = open_db(Path(tmp) / "model.db", migrate=True)
-        model = model_for(probe, "rss", publish_builtin_rss(probe)["version"])
-        if WARM + args.records > STREAM_AFTER:
-            sys.exit(f"--records at most {STREAM_AFTER - WARM:,}")
-        items = bench.stream(model, args.stored + STREAM_AFTER, args.devices)
-        probe.close()
-        if not store.exists():
-            _build(store, items[:args.stored])
+        later = _stream(args, Path(tmp))[args.stored:]
         db_path = Path(tmp) / "run.db"
-        shutil.copy(store, db_path)
+        shutil.copy(args.store, db_path)
         db = open_db(db_path, migrate=True)
         gc.collect()
         gc.freeze()
-        review_rules(db, "rss", {"enabled": not args.off}, actor="bench")
-        later = items[args.stored:]
+        review_rules(db, "rss", {"enabled": args.side == "on"}, actor="bench")
         bench.push_all(db, later[:WARM])
         _instrument(True)
         _zero()
@@ -83,7 +115,7 @@ def main() -> None:
         counted = _instructions()
         _instrument(False)
         db.close()
-    print(f"detection {'off' if args.off else 'on'}: {done:,} records ({flagged} flagged), "
+    print(f"detection {args.side}: {done:,} records ({flagged} flagged), "
           f"{counted / done / 1e6:.3f}M instructions a record")
 
 
