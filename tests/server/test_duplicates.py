@@ -247,6 +247,7 @@ def test_candidates_kept_by_summary_are_those_the_estimate_does_not_rule_out():
         layout = 1 if sid % 10 else 2  # another form version now and then
         summary = dup.summary(dup.signature(answers)) if sid % 7 else (None, None)
         rows.append((sid, "person", layout, *summary))
+
     def not_ruled_out(row, minimum, threshold):
         if row[3] is None or row[2] != 1:
             return True  # only the answers can tell
