@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 
 NAN = float("nan")
 EPOCH = date(1970, 1, 1)
@@ -88,6 +89,13 @@ def to_num(value) -> float:
     return NAN
 
 
+# A record's dates and numbers recur across records (interview days, ages,
+# codes): what a text means is parsed once, up to a bound. The results are
+# immutable (float, date, datetime, timezone).
+_PARSED = 8192
+
+
+@lru_cache(maxsize=_PARSED)
 def str_to_num(text: str) -> float:
     if _NUMBER.match(text):
         return float(text)
@@ -106,6 +114,7 @@ def to_bool(value) -> bool:
     return value is not None
 
 
+@lru_cache(maxsize=_PARSED)
 def parse_date(text: str):
     """An ISO date -> ``date``, an ISO date-time -> aware ``datetime``, else None."""
     m = _DATE.match(text)
@@ -135,6 +144,7 @@ def parse_time(text: str):
         return None
 
 
+@lru_cache(maxsize=256)
 def parse_offset(text: str | None):
     if not text or text == "Z":
         return timezone.utc
