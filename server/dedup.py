@@ -198,16 +198,12 @@ def _find(src: PerRecord, det: Detection, rules: dup.Rules, logical_id: str) -> 
         for sid, other in _typo_candidates(src, det, rules):
             entry(sid)["_typo"] = [parts.person, other]
     if det.day is not None:
-        probe = None  # the byte signature, for forms of more than 64 compared fields
+        # Without a summary (forms comparing more than 64 fields) the byte
+        # signatures decide, in ``_drop_by_signature``.
         window, threshold = rules.similar_window_days, rules.similar_threshold
         near = src.near(det, det.day - window, det.day + window, logical_id)
-        for sid, day, their_layout, answered, sketch, same_device, same_enumerator in \
+        for sid, day, _layout, _answered, _sketch, same_device, same_enumerator in \
                 dup.kept_by_summary(det.summary, det.layout, minimum, threshold, near, 2):
-            if their_layout == det.layout and (det.summary is None or answered is None):
-                probe = probe or dup.SignatureProbe(det.sig)
-                est, both = probe.estimate(dup_q.signature_of(src.db, sid) or b"")
-                if both < minimum or est < threshold:
-                    continue
             entry(sid)["_near"] = {
                 "by": [w for w, same in (("device", same_device),
                                          ("enumerator", same_enumerator)) if same],
@@ -238,9 +234,11 @@ def _drop_by_signature(src: PerRecord, det: Detection, rules: dup.Rules,
                        found: dict) -> None:
     """Drop from ``found`` the candidates that only answer-based rules picked and
     whose stored signature rules out every one of them: a byte per answer
-    tells differing answers apart where the summary's one bit shows about half,
-    and is read by primary key, where confirming reads the record and its
-    answers (most candidates the summary keeps end here)."""
+    tells differing answers apart where the summary's one bit shows about half
+    (and is all there is for forms comparing more than 64 fields), and is read
+    by primary key or taken from the batch's keys not yet written, where
+    confirming reads the record and its answers (most candidates the summary
+    keeps end here)."""
     judged = [sid for sid, entry in found.items() if not entry["reasons"]]
     if not judged:
         return

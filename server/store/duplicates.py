@@ -89,8 +89,7 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
 
     Read from the two covering indexes (migration 0012), integers only: the
     rule compares answer summaries, and most candidates end there. The byte
-    signature, needed only for forms comparing more than 64 fields, is read
-    per candidate with ``signature_of``.
+    signatures of those left are read together (``signatures_of``).
     """
     near = _near_select(form_id, device_id, enumerator, lo, hi)
     if near is None:
@@ -113,12 +112,6 @@ def _near_select(form_id: str, device_id: str | None, enumerator: str | None,
     if not terms:
         return None
     return _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) ", params
-
-
-def signature_of(db: Database, submission_id: int) -> bytes | None:
-    row = db.conn.execute("SELECT sig FROM respondent_keys WHERE submission_id = ?",
-                          [submission_id]).fetchone()
-    return row[0] if row else None
 
 
 def signatures_of(db: Database, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:

@@ -407,3 +407,22 @@ def test_batch_lookups_and_the_typo_map_find_exactly_what_store_reads_find(tmp_p
     assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
     assert any("case_id_typo" in m[2] for m in batch[0])
     assert batch == one_by_one == fallback == direct == wide == stored == narrow
+
+
+WIDE_FORM = ("| survey |\n| | type | name | label |\n"
+             + "".join(f"| | text | q{i} | Question {i} |\n" for i in range(70))
+             + "| settings |\n| | form_id | version |\n| | wide | 2026120201 |\n")
+
+
+def test_near_identical_records_of_a_form_comparing_over_64_fields_are_found_in_one_push(db):
+    from server.registry import forms_publish
+    version = forms_publish(db, WIDE_FORM.encode(), "wide.md")["version"]
+    data = {f"q{i}": f"answer {i}" for i in range(70)}  # no summary: signatures compare
+    recs = [{"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "wide", "form_version": version,
+             "data": dict(data)} for _ in range(2)]
+    first, second = ingest(db, recs, door="sync", device_id="tablet-1", user="enum1")
+    assert first["status"] == "created"
+    assert second["status"] == "flagged" and FLAG in second["flags"]
+    third = ingest(db, [{**recs[0], "instance_id": f"uuid:{uuid.uuid4()}"}], door="sync",
+                   device_id="tablet-1", user="enum1")[0]  # and across pushes
+    assert FLAG in third["flags"]
