@@ -20,6 +20,16 @@ def test_store_runs_in_wal_with_foreign_keys_and_full_sync(db):
     assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
 
 
+def test_none_bytes_and_bools_are_stored_as_null_blob_and_integer(db):
+    # the store registers pass-through adapters for these (server/store/db.py):
+    # what lands in SQLite must be what sqlite3 binds without them
+    db.execute("CREATE TABLE t (a, b, c, d)")
+    db.execute("INSERT INTO t VALUES (?, ?, ?, ?)", [None, b"\x00\xff", True, False])
+    row = db.execute("SELECT typeof(a), a, typeof(b), b, typeof(c), c, typeof(d), d FROM t")
+    assert row.fetchone() == ("null", None, "blob", b"\x00\xff", "integer", 1, "integer", 0)
+    assert db.execute("SELECT count(*) FROM t WHERE a IS ?", [None]).fetchone() == (1,)
+
+
 def test_migrations_are_recorded_in_the_database(db):
     applied = [m.name for m in migrations.applied(db)]
     assert applied[:3] == ["0001_users_tokens_audit", "0002_forms", "0003_submissions"]
