@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+import orjson
 from sqlite_utils import Database
 
 import scoring
@@ -79,10 +80,15 @@ def keep_scores(db: Database, submission_id: int, scoring_version: str | None,
 def scores_text(scores: dict) -> tuple[str, str, str]:
     """``{"scores", "indicators"}`` as JSON text: the whole (the submission row's
     column), the scores and the indicators (the by-version table's columns);
-    encoded once, the whole built around the parts."""
-    scores_json = json.dumps(scores["scores"])
-    indicators_json = json.dumps(scores["indicators"])
-    return (f'{{"scores": {scores_json}, "indicators": {indicators_json}}}',
+    encoded once, the whole built around the parts.
+
+    Encoded by orjson: some 35 numbers a record, whose shortest decimal form
+    the standard library's encoder finds ten times slower (2.5% of ingest). Not
+    a hashed text: its spacing is free, and no score is NaN (it would read as
+    null)."""
+    scores_json = orjson.dumps(scores["scores"]).decode()
+    indicators_json = orjson.dumps(scores["indicators"]).decode()
+    return (f'{{"scores":{scores_json},"indicators":{indicators_json}}}',
             scores_json, indicators_json)
 
 
