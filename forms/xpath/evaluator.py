@@ -9,6 +9,7 @@ node and ``current()``.
 
 from __future__ import annotations
 
+import operator
 import re
 from functools import lru_cache
 
@@ -16,7 +17,7 @@ from forms.errors import FormsError
 from forms.xpath import functions
 from forms.xpath.lexer import CODE
 from forms.xpath.parser import parse
-from forms.xpath.values import compare, to_bool, to_num
+from forms.xpath.values import compare, str_to_num, to_bool, to_num
 
 
 class Env:
@@ -126,8 +127,15 @@ class _Compiler:
         return lambda ctx: to_bool(a(ctx)) and to_bool(b(ctx))
 
     def c_cmp(self, node):
-        op, a, b = node[1], self.compile(node[2]), self.compile(node[3])
-        return lambda ctx: compare(a(ctx), b(ctx), op)
+        op, left, right = node[1], node[2], node[3]
+        a, b = self.compile(left), self.compile(right)
+        if left[0] == "path" and right[0] in ("str", "num"):
+            fast = _path_against_literal(a, right, op)
+        elif right[0] == "path" and left[0] in ("str", "num"):
+            fast = _path_against_literal(b, left, _MIRROR[op])
+        else:
+            fast = None
+        return fast or (lambda ctx: compare(a(ctx), b(ctx), op))
 
     def c_neg(self, node):
         a = self.compile(node[1])
@@ -265,6 +273,45 @@ class _Compiler:
         if start == "context":
             return compile_path(self, "context", steps)
         return compile_path(self, self.compile(start), steps)
+
+
+_MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_RELATE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _path_against_literal(path, literal, op):
+    """A comparison of a path with a literal (``/data/consent = 'yes'``,
+    ``. >= 0``: most relevances and constraints) as one loop over the path's
+    nodes, with what ``compare`` would decide for that pair of types known at
+    compile time; None for the shapes left to ``compare``. ``op`` reads with
+    the path on the left (a literal on the left has its operator mirrored)."""
+    kind, value = literal[0], literal[1]
+    if kind == "str" and op == "=":
+        def equal(ctx):
+            for n in path(ctx):
+                if n.text() == value:
+                    return True
+            return False
+        return equal
+    if kind == "str" and op == "!=":
+        def differ(ctx):
+            for n in path(ctx):
+                if n.text() != value:
+                    return True
+            return False
+        return differ
+    if kind != "num":
+        return None  # a string ordered against nodes: both read as numbers, rare
+    value = float(value)
+    test = operator.eq if op == "=" else operator.ne if op == "!=" else _RELATE[op]
+
+    def number(ctx):
+        for n in path(ctx):
+            if test(str_to_num(n.text()), value):
+                return True
+        return False
+
+    return number
 
 
 def sort_unique(nodes: list) -> list:

@@ -480,3 +480,24 @@ def test_union_of_nodes_from_nested_repeats_is_in_document_order():
 def test_json_numbers_in_data_read_as_their_text():
     assert_same(evaluate("/data/age + 1", data={"age": 41}), 42.0)
     assert_same(evaluate("string(/data/weight)", data={"weight": 2.5}), "2.5")
+
+
+PATHS = ["/data/consent", "/data/empty", "/data/age", "/data/dob", "/data/members/m_age",
+         "/data/members/sex", "/data/members/school", "/data/nothing_here"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("literal", ["'yes'", "'f'", "''", "'34'", "9", "34", "0", "-1.5",
+                                     "'1990-03-15'"])
+@pytest.mark.parametrize("op", ["=", "!=", "<", "<=", ">", ">="])
+def test_path_compared_with_a_literal_follows_the_node_set_rules_either_way_round(
+        path, literal, op):
+    # compiled to a direct loop (evaluator._path_against_literal): it must say what
+    # XPath 1.0's rule says (values.compare), some node's value against the
+    # literal, with the literal on either side
+    from forms.xpath.values import compare
+
+    nodes = evaluate(path)
+    value = literal.strip("'") if literal.startswith("'") else float(literal)
+    assert evaluate(f"{path} {op} {literal}") is compare(nodes, value, op)
+    assert evaluate(f"{literal} {op} {path}") is compare(value, nodes, op)
