@@ -76,7 +76,15 @@ def _plan(model: FormModel):
         sql = (f"INSERT OR REPLACE INTO {q(table)} ({', '.join(q(c) for c in cols)}) "
                f"VALUES ({', '.join('?' * len(cols))})")
         strip = len(repeat) + 1 if repeat else 0
-        getters = [(tuple(f.path[strip:].split("/")), _CASTS.get(f.type)) for f in fields_]
+        # runs of neighbouring leaves with the same group: (group's path parts,
+        # ((name, cast), ...)), in column order; the group is found once per run
+        getters: list = []
+        for f in fields_:
+            *group, name = f.path[strip:].split("/")
+            if getters and getters[-1][0] == tuple(group):
+                getters[-1][1].append((name, _CASTS.get(f.type)))
+            else:
+                getters.append((tuple(group), [(name, _CASTS.get(f.type))]))
         plan.append((repeat, table, sql, getters))
     model.__dict__["_answers_plan"] = plan
     return plan
@@ -95,20 +103,34 @@ def project(db: Database, model: FormModel, submission_id: int, data: dict) -> N
 
 
 def _values(node: dict, getters) -> list:
-    out = []
-    for parts, cast in getters:
-        value = node
-        for part in parts:
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is None or value == "" or isinstance(value, (dict, list)):
-            out.append(None)
-        elif cast is not None:
+    """The columns' values: None for a missing or empty answer (or a group where
+    a value should be), numbers cast by the column's type where they read as one."""
+    out: list = []
+    append = out.append
+    for group_parts, leaves in getters:
+        group = node
+        for part in group_parts:
+            group = group.get(part) if isinstance(group, dict) else None
+        if not isinstance(group, dict):
+            out.extend([None] * len(leaves))
+            continue
+        get = group.get
+        for name, cast in leaves:
+            value = get(name)
+            if type(value) is str:  # the common case: a text answer
+                if not value:
+                    append(None)
+                    continue
+            elif value is None or isinstance(value, (dict, list)):
+                append(None)
+                continue
+            if cast is None:
+                append(value)
+                continue
             try:
-                out.append(cast(value))
+                append(cast(value))
             except (TypeError, ValueError):
-                out.append(value)
-        else:
-            out.append(value)
+                append(value)
     return out
 
 

@@ -122,3 +122,24 @@ def test_every_version_of_a_record_is_found_through_indexes(db):
     sql, params = subs_q.of_logical("id", first)
     plan = " | ".join(r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     assert "SCAN" not in plan and "submissions_logical_edits" in plan, plan
+
+
+def test_flat_answers_row_holds_typed_values_and_null_for_what_is_not_a_value(db):
+    from server.ingest import ingest
+    from server.registry import publish_builtin_rss
+
+    version = publish_builtin_rss(db)["version"]
+    data = {"case_id": "GIN-1", "survey_round": "baseline", "consent": "yes", "age": "41",
+            "country_of_return": "",  # empty: NULL
+            "econ": {"econ_satisfaction": ["list"]},  # not one value: NULL
+            "social": {"access_housing": "good"}, "psycho": "not a group"}
+    odd = {**data, "case_id": "GIN-2", "age": "forty"}  # kept as sent, not cast
+    [ok, kept] = ingest(db, [
+        {"instance_id": f"uuid:0000000{i}-aaaa", "form_id": "rss", "form_version": version,
+         "data": d} for i, d in enumerate([data, odd])], door="sync")
+    assert {ok["status"], kept["status"]} <= {"created", "flagged"}
+    rows = db.execute('SELECT case_id, age, country_of_return, "econ/econ_satisfaction", '
+                      '"social/access_housing", "psycho/distress" FROM answers__rss '
+                      "ORDER BY submission_id").fetchall()
+    assert rows == [("GIN-1", 41, None, None, "good", None),
+                    ("GIN-2", "forty", None, None, "good", None)]
