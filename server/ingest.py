@@ -13,9 +13,9 @@ edits a version that is no longer current is stored and flagged.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+import orjson
 from sqlite_utils import Database
 
 from forms.model import FormModel
@@ -140,7 +140,7 @@ def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
     return _Prepared(
         rec=rec, content_hash=content_hash(rec, sent_json), model=model,
         assessment=assessment, origin=origin, origin_json=origin_json, data_json=data_json,
-        findings_json=json.dumps(assessment.findings),
+        findings_json=orjson.dumps(assessment.findings).decode(),
         scores_json=rescore.scores_text(assessment.scores) if assessment.scores else None,
     )
 

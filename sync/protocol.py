@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
@@ -128,7 +129,20 @@ def content_hash(record: dict, data_json: str | None = None) -> str:
         data_json = canonical_json(record["data"])
     # canonical_json of {"data", "deprecated_id", "form_id", "form_version"}:
     # the keys are already in sorted order.
-    text = (f'{{"data":{data_json},"deprecated_id":{canonical_json(record.get("deprecated_id"))},'
-            f'"form_id":{canonical_json(record["form_id"])},'
-            f'"form_version":{canonical_json(record["form_version"])}}}')
+    text = (f'{{"data":{data_json},"deprecated_id":{_part(record.get("deprecated_id"))},'
+            f'"form_id":{_part(record["form_id"])},'
+            f'"form_version":{_part(record["form_version"])}}}')
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _part(value) -> str:
+    """``canonical_json`` of one of the hash's small parts; a form's id and
+    version recur in every record of a batch, so their text is kept."""
+    if value is None:
+        return "null"
+    return _string_json(value) if type(value) is str else canonical_json(value)
+
+
+@lru_cache(maxsize=1024)
+def _string_json(text: str) -> str:
+    return canonical_json(text)
