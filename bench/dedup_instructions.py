@@ -63,19 +63,17 @@ def main() -> None:
     if args.side:
         _measure(args)
         return
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        print("valgrind is not installed: nothing measured (apt install valgrind)")
+    command = callgrind_command(__file__, sys.argv[1:])
+    if command is None:
         return
     store = Path(args.store)
     if not store.exists():
         with tempfile.TemporaryDirectory() as tmp:
             _build(store, _stream(args, Path(tmp))[:args.stored])
     # The two sides at once: instructions do not depend on what else runs.
-    runs = {side: subprocess.Popen(
-        [valgrind, "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, *sys.argv[1:], "--side", side],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for side in ("on", "off")}
+    runs = {side: subprocess.Popen([*command, "--side", side], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+            for side in ("on", "off")}
     counts = {}
     for side, run in runs.items():
         out, _ = run.communicate()
@@ -131,6 +129,18 @@ def _build(store: Path, items: list[dict]) -> None:
     for suffix in ("-wal", "-shm"):  # emptied by the checkpoint
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     os.replace(partial, store)
+
+
+def callgrind_command(script: str, arguments: list[str]) -> list[str] | None:
+    """The command running ``script`` with ``arguments`` under callgrind, which
+    counts only between the script's own switches (``_instrument``); None, once
+    it has said so, when valgrind is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("valgrind is not installed: nothing measured (apt install valgrind)")
+        return None
+    return [valgrind, "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+            sys.executable, script, *arguments]
 
 
 def _under_callgrind() -> bool:

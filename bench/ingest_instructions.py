@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,14 +45,11 @@ def main() -> None:
     if args.measure:
         _measure(args)
         return
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        print("valgrind is not installed: nothing measured (apt install valgrind)")
+    command = counter.callgrind_command(__file__, sys.argv[1:])
+    if command is None:
         return
-    run = subprocess.run(
-        [valgrind, "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, *sys.argv[1:], "--measure"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run = subprocess.run([*command, "--measure"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
     if run.returncode != 0 or not run.stdout.strip():
         sys.exit(f"the measurement failed (exit {run.returncode})")
     print(run.stdout.strip())
