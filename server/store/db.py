@@ -32,8 +32,10 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 # projection binds a None for each unanswered question (about 16 a record of
 # the RSS), so ingest spent 3.6% of its instructions on it. Adapters that give
 # back the value unchanged (None, the same bytes object, the int of a bool: what
-# sqlite3 would bind anyway) skip that path. Process-wide, and harmless to any
-# other sqlite3 user: the values bound are the same.
+# sqlite3 would bind anyway) take the short path, a dictionary lookup and a call
+# (ingest: 1.8% fewer instructions, bench/ingest_instructions.py).
+# Process-wide, and harmless to any other sqlite3 user: the values bound are
+# the same.
 sqlite3.register_adapter(type(None), {}.get)  # {}.get(None) is None
 sqlite3.register_adapter(bytes, bytes)        # bytes(b) is b for a bytes object
 sqlite3.register_adapter(bool, int)
