@@ -96,7 +96,7 @@ def _stream(args, tmp: Path) -> list[dict]:
 
 def _measure(args) -> None:
     """One side, inside callgrind: the counted pushes, printed as one line."""
-    if not _under_callgrind():
+    if not under_callgrind():
         sys.exit("--side runs under valgrind --tool=callgrind --instr-atstart=no")
     with tempfile.TemporaryDirectory() as tmp:
         later = _stream(args, Path(tmp))[args.stored:]
@@ -107,11 +107,11 @@ def _measure(args) -> None:
         gc.freeze()
         review_rules(db, "rss", {"enabled": args.side == "on"}, actor="bench")
         bench.push_all(db, later[:WARM])
-        _instrument(True)
-        _zero()
+        instrument(True)
+        zero_counts()
         done, flagged = bench.push_all(db, later[WARM:WARM + args.records])
-        counted = _instructions()
-        _instrument(False)
+        counted = instructions_counted()
+        instrument(False)
         db.close()
     print(f"detection {args.side}: {done:,} records ({flagged} flagged), "
           f"{counted / done / 1e6:.3f}M instructions a record")
@@ -133,7 +133,7 @@ def _build(store: Path, items: list[dict]) -> None:
 
 def callgrind_command(script: str, arguments: list[str]) -> list[str] | None:
     """The command running ``script`` with ``arguments`` under callgrind, which
-    counts only between the script's own switches (``_instrument``); None, once
+    counts only between the script's own switches (``instrument``); None, once
     it has said so, when valgrind is not installed."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -143,7 +143,7 @@ def callgrind_command(script: str, arguments: list[str]) -> list[str] | None:
             sys.executable, script, *arguments]
 
 
-def _under_callgrind() -> bool:
+def under_callgrind() -> bool:
     try:
         out = subprocess.run(["callgrind_control", "-s", str(os.getpid())],
                              capture_output=True, text=True).stdout
@@ -152,17 +152,17 @@ def _under_callgrind() -> bool:
     return f"PID {os.getpid()}" in out
 
 
-def _instrument(on: bool) -> None:
+def instrument(on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
                    check=True, capture_output=True)
 
 
-def _zero() -> None:
+def zero_counts() -> None:
     subprocess.run(["callgrind_control", "-z", str(os.getpid())], check=True,
                    capture_output=True)
 
 
-def _instructions() -> int:
+def instructions_counted() -> int:
     """Instructions counted so far in this process, all threads
     (``callgrind_control -e``: a line "Th <n> <count>" per thread)."""
     out = subprocess.run(["callgrind_control", "-e", str(os.getpid())], check=True,

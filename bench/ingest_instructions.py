@@ -56,7 +56,7 @@ def main() -> None:
 
 
 def _measure(args) -> None:
-    if not counter._under_callgrind():
+    if not counter.under_callgrind():
         sys.exit("--measure runs under valgrind --tool=callgrind --instr-atstart=no")
     model = convert_xlsform((ROOT / "forms/builtin/rss.md").read_bytes(), "rss.md").model
     total = args.warm + args.records
@@ -74,11 +74,11 @@ def _measure(args) -> None:
                        user=f"enumerator-{k}")
 
         push(bodies[:warm], 0)
-        counter._instrument(True)
-        counter._zero()
+        counter.instrument(True)
+        counter.zero_counts()
         push(bodies[warm:], warm)
-        counted = counter._instructions()
-        counter._instrument(False)
+        counted = counter.instructions_counted()
+        counter.instrument(False)
         db.close()
     done = total - min(total, warm * args.batch)
     print(f"ingest, fresh store, batches of {args.batch}: {done:,} records counted, "
