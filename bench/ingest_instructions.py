@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import dedup_instructions as counter  # noqa: E402  (bench/dedup_instructions.py)
 from ingest import convert_xlsform, ingest, open_db, prepare_store, rss_records  # noqa: E402
+from server.serve import settle_worker  # noqa: E402
 
 
 def main() -> None:
@@ -67,6 +68,7 @@ def _measure(args) -> None:
         path = str(Path(tmp) / "bench.db")
         prepare_store(path)
         db = open_db(path)
+        settle_worker()  # as a server's worker does once it has loaded the app
 
         def push(batches, first):
             for k, body in enumerate(batches, first):

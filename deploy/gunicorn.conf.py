@@ -24,3 +24,10 @@ def on_starting(server):
     from server.serve import prepare_store
 
     prepare_store(os.environ.get("FIELDSYNC_DB", "fieldsync.db"))
+
+
+def post_worker_init(worker):
+    """Leave the worker's startup objects out of the collector's full passes."""
+    from server.serve import settle_worker
+
+    settle_worker(worker)
