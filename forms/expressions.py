@@ -158,27 +158,54 @@ def record_paths(text: str) -> set[str] | None:
     return paths if _record_only(tree, paths) else None
 
 
-def _record_only(tree, paths: set[str]) -> bool:
+def value_inputs(text: str) -> set[str] | None:
+    """What an expression's value depends on, when that is only the record's
+    values at absolute paths (form paths, as ``record_paths`` gives them) and
+    the text of the node it is evaluated for (``"."``; also a contextual
+    function without its argument, ``string-length()``): literals and pure
+    functions of those. None otherwise, and for ``today()``, whose value also
+    depends on the record's clock. Two evaluations with the same texts at those
+    inputs give the same value, whatever record they are for (validation keeps
+    the values of the common ones: ``server`` ingest meets the same few answers
+    of a select over and over)."""
+    try:
+        tree = parse(text)
+    except FormsError:
+        return None
+    inputs: set[str] = set()
+    return inputs if _record_only(tree, inputs, context=True) else None
+
+
+def _record_only(tree, paths: set[str], context: bool = False) -> bool:
+    """Whether ``tree`` reads nothing but absolute child paths (added to
+    ``paths``) and, with ``context``, the context node's own text (``"."``)."""
     kind = tree[0]
     if kind in ("num", "str"):
         return True
     if kind in ("or", "and", "union"):
-        return _record_only(tree[1], paths) and _record_only(tree[2], paths)
+        return _record_only(tree[1], paths, context) and _record_only(tree[2], paths, context)
     if kind in ("cmp", "arith"):
-        return _record_only(tree[2], paths) and _record_only(tree[3], paths)
+        return _record_only(tree[2], paths, context) and _record_only(tree[3], paths, context)
     if kind == "neg":
-        return _record_only(tree[1], paths)
+        return _record_only(tree[1], paths, context)
     if kind == "call":
         name, args = tree[1], tree[2]
-        if name not in _PURE_CALLS or (name in _CONTEXTUAL and not args):
+        if name not in _PURE_CALLS or (context and name == "today"):
             return False
-        return all(_record_only(a, paths) for a in args)
+        if name in _CONTEXTUAL and not args:
+            if not context:
+                return False
+            paths.add(".")
+        return all(_record_only(a, paths, context) for a in args)
     if kind == "path" and tree[1] == "root":
         steps = tree[2]
         if not all(axis == "child" and not preds and test not in ("*", "node()")
                    for axis, test, preds in steps):
             return False
         paths.add("/".join(test for _, test, _ in steps[1:]) if steps else "")
+        return True
+    if context and kind == "path" and tree[1] == "context" and tree[2] == [("self", "node()", [])]:
+        paths.add(".")
         return True
     return False
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from forms.errors import FormsError
-from forms.expressions import FormExpressions, form_expressions, record_clock, record_paths
+from forms.expressions import (FormExpressions, form_expressions, record_clock, record_paths,
+                               value_inputs)
 from forms.model import FormModel
 from forms.normalize import normalize_data
 from forms.xpath import Node, parse_date, to_bool, to_num
@@ -77,7 +78,7 @@ def validate_record(model: FormModel, data: dict, *, now: datetime | None = None
         data = normalize_data(model, data)
     clock, from_record = record_clock(model, data, now)
     root, env = fx.new_env(data, clock)
-    run = _Run(fx, env)
+    run = _Run(fx, env, data)
     run.container(root, "", "", True, False)
     if not run.calcs:
         return run.findings
@@ -103,7 +104,7 @@ def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = Non
     data = normalize_data(model, _require_dict(data))
     clock, _ = record_clock(model, data, now)
     root, env = fx.new_env(data, clock)
-    run = _Run(fx, env)
+    run = _Run(fx, env, data)
     run.quiet = True
     run.container(root, "", "", True, True)
     return _compute(fx, env, run.calcs, run.plan.calcs_independent)
@@ -237,6 +238,36 @@ class _Plan:
             and not any(_overlap(p, q) for p in reads[fx.binds[c]["calculate"]] for q in calcs)
             for c in calcs
         )
+        # Relevances, requireds and constraints whose value follows from the texts
+        # of a few answers (``value_inputs``: leaves outside repeats, and the
+        # node's own): their values as met, keyed by those texts (``_Run.known``).
+        self.inputs: dict = {}
+        self.values: dict = {}
+        self.hits: dict = {}
+        for attrs in fx.binds.values():
+            for attr in ("relevant", "required", "constraint"):
+                expr = attrs.get(attr)
+                if expr is None or expr in self.inputs:
+                    continue
+                inputs = value_inputs(expr.text)
+                if inputs is not None and all(p == "." or _plain_leaf(fx, p) for p in inputs):
+                    self.inputs[expr] = tuple(None if p == "." else tuple(p.split("/"))
+                                              for p in sorted(inputs))
+                    self.values[expr] = {}
+                    self.hits[expr] = 0
+
+
+# Values kept per expression (``_Plan.values``); when the table is full and fewer
+# than half its lookups found a value, the expression's answers rarely repeat
+# (a case number's length) and its values are no longer kept.
+KEPT_VALUES = 512
+
+
+def _plain_leaf(fx: FormExpressions, path: str) -> bool:
+    """Whether ``path`` is a field holding one text per record (no group, no
+    repeat, not inside one)."""
+    f = fx.model.fields.get(path)
+    return f is not None and f.repeat is None and not f.is_container and f.kind != "repeat"
 
 
 def _overlap(a: str, b: str) -> bool:
@@ -254,9 +285,10 @@ def _plan(fx: FormExpressions) -> _Plan:
 class _Run:
     """One walk over a record: findings, and the calculates met on the way."""
 
-    def __init__(self, fx: FormExpressions, env):
+    def __init__(self, fx: FormExpressions, env, data: dict):
         self.fx = fx
         self.env = env
+        self.data = data
         self.plan = _plan(fx)
         self.findings: list[Finding] = []
         self.calcs: list = []
@@ -272,6 +304,11 @@ class _Run:
         when there is none or it fails (reported as an expression_error)."""
         if expr is None:
             return default
+        inputs = self.plan.inputs.get(expr)
+        if inputs is not None:
+            key = self.key(inputs, node)
+            if key is not None:
+                return self.known(e, attr, expr, node, default, key)
         if expr in e.shared:
             hit = self.memo.get(expr)
             if hit is None:
@@ -291,6 +328,52 @@ class _Run:
                 return to_bool(value)
             except FormsError as exc:
                 error = exc
+        self.add(node_path(node), "expression_error",
+                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
+        return default
+
+    def key(self, inputs, node) -> tuple | None:
+        """The texts of an expression's inputs for this record and node (see
+        ``_Plan.inputs``), or None when one is not a text (a malformed answer:
+        evaluated as it is)."""
+        data = self.data
+        key = []
+        for parts in inputs:
+            if parts is None:
+                value = node.value
+            else:
+                value = data
+                for part in parts:
+                    value = value.get(part) if type(value) is dict else None
+            if value is None:
+                value = ""
+            elif type(value) is not str:
+                return None
+            key.append(value)
+        return tuple(key)
+
+    def known(self, e, attr, expr, node, default, key):
+        """``holds`` for an expression of a few answers' texts: its value for
+        these texts as evaluated for an earlier record when there is one."""
+        plan = self.plan
+        table = plan.values[expr]
+        hit = table.get(key)
+        if hit is None:
+            try:
+                hit = (to_bool(expr.evaluate(node, self.env)), None)
+            except FormsError as exc:
+                hit = (None, exc)
+            if len(table) >= KEPT_VALUES:
+                if plan.hits[expr] * 2 < len(table):
+                    plan.inputs.pop(expr, None)  # rarely repeated: evaluate each time
+                table.clear()
+                plan.hits[expr] = 0
+            table[key] = hit
+        else:
+            plan.hits[expr] += 1
+        value, error = hit
+        if error is None:
+            return value
         self.add(node_path(node), "expression_error",
                  f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
         return default

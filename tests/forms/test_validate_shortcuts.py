@@ -1,5 +1,6 @@
 """The per-form shortcuts of normalize_data and validate_record give what the general
-path gives: nested data copied, record-only expressions shared, calculates settled."""
+path gives: nested data copied, record-only expressions shared, the values of
+expressions of a few answers kept across records, calculates settled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from forms.expressions import record_paths
+from forms import validate
+from forms.expressions import record_paths, value_inputs
 from forms.validate import evaluate_calculates, normalize_data, validate_record
 from forms.xlsform import convert_xlsform
 
@@ -80,3 +82,66 @@ def test_a_calculate_reading_a_group_with_a_later_calculate_is_settled():
 """
     model = convert_xlsform(md.encode(), "s.md").model
     assert evaluate_calculates(model, {"n": "2", "g": {"c": "99"}}) == {"s": "4x", "g/c": "4"}
+
+
+@pytest.mark.parametrize("text, inputs", [
+    ("/data/consent = 'yes'", {"consent"}),
+    ("regex(., '^[A-Z]{3}$') and /data/g/b != ''", {".", "g/b"}),
+    ("string-length() > 2", {"."}),
+    ("count('x') > 0", set()),
+    (". <= today()", None), ("../x", None), ("current()/x = 1", None), ("/data/r[1]/x", None),
+    ("random() < 0.5", None), ("position() = 1", None), (". = ../y", None),
+])
+def test_value_inputs_knows_which_expressions_follow_from_answer_texts(text, inputs):
+    assert value_inputs(text) == inputs
+
+
+KEPT = """
+| survey |
+|        | type              | name  | label | relevant      | required      | constraint                                  |
+|        | select_one yn     | ok    | OK    |               |               |                                             |
+|        | text              | code  | Code  | ${ok} = 'yes' | ${ok} = 'yes' | regex(., '^[A-Z]{3}$') and . != ${other}     |
+|        | text              | other | Other | ${ok} = 'yes' |               | string-length() < 4                          |
+|        | integer           | n     | N     |               | ${ok} = 'yes' | . < 10 or count('x') > 0                     |
+|        | begin_group       | g     | G     | ${ok} != 'no' |               |                                             |
+|        | text              | b     | B     |               |               | . != ${code}                                 |
+|        | end_group         |       |       |               |               |                                             |
+| choices |
+|         | list_name | name | label |
+|         | yn        | yes  | Yes   |
+|         | yn        | no   | No    |
+"""
+
+KEPT_RECORDS = [
+    {"ok": "yes", "code": "ABC", "other": "XYZ", "n": "3", "g": {"b": "ABC"}},
+    {"ok": "yes", "code": "abc", "other": "ABC", "n": "12", "g": {"b": "x"}},
+    {"ok": "yes", "code": "ABC", "other": "ABC", "n": "", "g": {"b": "ABC"}},
+    {"ok": "no", "code": "ABC", "other": "", "n": "12", "g": {"b": "ABC"}},
+    {"ok": "", "code": "", "other": "long one", "n": "3", "g": {"b": ""}},
+    {"ok": "yes", "code": "", "other": "XYZ", "n": "", "g": {"b": "XYZ"}},
+    {"ok": "yes", "code": "QQQ", "other": ["not", "a text"], "n": "3", "g": {"b": "Q"}},
+]
+
+
+def test_records_validated_one_after_another_get_what_each_gets_alone():
+    # Each record alone: a model of its own, so nothing is kept from another record.
+    alone = [validate_record(convert_xlsform(KEPT.encode(), "k.md").model, r)
+             for r in KEPT_RECORDS]
+    assert {f.code for found in alone for f in found} >= {
+        "constraint_failed", "required_missing", "answered_not_relevant",
+        "expression_error", "type_invalid"}
+    model = convert_xlsform(KEPT.encode(), "k.md").model
+    for _ in range(3):  # the answers come round again, in another order too
+        assert [validate_record(model, r) for r in KEPT_RECORDS] == alone
+        assert [validate_record(model, r) for r in reversed(KEPT_RECORDS)] == alone[::-1]
+
+
+def test_answers_that_rarely_repeat_are_still_checked_once_no_longer_kept(monkeypatch):
+    monkeypatch.setattr(validate, "KEPT_VALUES", 4)
+    model = convert_xlsform(KEPT.encode(), "k.md").model
+    codes = [f"{a}{b}{c}" for a in "ABC" for b in "DEF" for c in "GH1"]
+    for code in codes * 2:
+        found = validate_record(model, {"ok": "yes", "code": code, "other": "", "n": "1",
+                                        "g": {"b": ""}})
+        failed = [f.path for f in found if f.code == "constraint_failed"]
+        assert failed == (["code"] if code.endswith("1") else []), code
