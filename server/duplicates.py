@@ -261,26 +261,34 @@ def answers_of(flds: list[Field], data: dict) -> list[str | None]:
 
 
 def answers_signature(flds: list[Field], data: dict) -> bytes:
-    """``signature(answers_of(flds, data))``, with a plain-text answer seen
-    before going straight to its byte."""
-    kinds = flds.plain if isinstance(flds, ComparedFields) else [_is_plain(f) for f in flds]
+    """``signature(answers_of(flds, data))`` in one pass over the data, group by
+    group, a plain-text answer seen before going straight to its byte."""
+    groups = flds.signed if isinstance(flds, ComparedFields) else _signed_groups(flds)
     memo = _RAW_BYTE_MEMO
     out = bytearray(len(flds))
-    for at, (fld, is_plain, value) in enumerate(zip(flds, kinds, raw_answers(flds, data))):
-        if value is None:
+    for parts, members in groups:
+        node = data
+        for part in parts:
+            node = node.get(part) if type(node) is dict else None
+        if type(node) is not dict:
             continue
-        if is_plain and type(value) is str:  # the common case: a choice name
-            b = memo.get(value)
-            if b is None:
-                text = _plain_text(value)
-                b = 0 if text is None else _byte(text)
-                if len(memo) < _MEMO_SIZE:
-                    memo[value] = b
-            out[at] = b
-        else:
-            text = normalise_value(fld, value)
-            if text is not None:
-                out[at] = _byte(text)
+        get = node.get
+        for at, name, fld, is_plain in members:
+            value = get(name)
+            if value is None:
+                continue
+            if is_plain and type(value) is str:  # the common case: a choice name
+                b = memo.get(value)
+                if b is None:
+                    text = _plain_text(value)
+                    b = 0 if text is None else _byte(text)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[value] = b
+                out[at] = b
+            elif not isinstance(value, (dict, list)):
+                text = normalise_value(fld, value)
+                if text is not None:
+                    out[at] = _byte(text)
     return bytes(out)
 
 
@@ -295,6 +303,7 @@ class ComparedFields(list):
         super().__init__(flds)
         self.groups = _read_groups(self)
         self.plain = [_is_plain(f) for f in self]
+        self.signed = _signed_groups(self)
         self.layout = zlib.crc32("\x1f".join(f.path for f in self).encode())
 
 
@@ -306,6 +315,12 @@ def _read_groups(flds: list[Field]) -> list[tuple[tuple[str, ...], list[tuple]]]
         *parent, name = f.path.split("/")
         groups.setdefault(tuple(parent), []).append((at, name))
     return list(groups.items())
+
+
+def _signed_groups(flds: list[Field]) -> list[tuple[tuple[str, ...], list[tuple]]]:
+    """``_read_groups`` with each field's (position, name, field, plain or not)."""
+    return [(parts, [(at, name, flds[at], _is_plain(flds[at])) for at, name in members])
+            for parts, members in _read_groups(flds)]
 
 
 def _is_plain(fld: Field) -> bool:

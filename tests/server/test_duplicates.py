@@ -221,7 +221,8 @@ def test_the_one_pass_signature_is_the_signature_of_the_normalised_answers(rss):
     model = model_for(rss, "rss", rss.version)
     flds = dup.compared_fields(model, dup.Rules())
     odd = build(BEST, currently_working=" YES ", productive_assets="livestock  land", age=31.0)
-    for data in (build(BEST), build(WORST), odd, {}):
+    shapes = build(BEST, currently_working={"not": "a value"}, productive_assets=["land"])
+    for data in (build(BEST), build(WORST), odd, shapes, {}, {"econ": "not a group"}):
         assert dup.answers_signature(flds, data) == dup.signature(dup.answers_of(flds, data))
 
 
