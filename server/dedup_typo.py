@@ -74,6 +74,7 @@ WIDE_BATCH_WEEKS = 40
 # Keys held in day order for such batches (``_Days``), per store and process
 # (about 90 bytes each): a (form, round) that would go beyond is read from the store.
 MAX_ROUND_KEYS = 500_000
+_MASK64 = (1 << 64) - 1
 IDS_PER_READ = 10_000  # submission ids per statement (SQLite allows 32,766 parameters)
 # Weeks and rounds that no batch has asked about in this many batches are let
 # go (looked for every ``SWEEP_EVERY`` batches): a long-running worker holds
@@ -198,9 +199,19 @@ class _Weeks:
                     table[v] = held[0]
 
     def find(self, probe: Probe, out: dict[int, str]) -> None:
-        """Into ``out``: submission id -> person key of the keys ``probe`` asks for."""
+        """Into ``out``: submission id -> person key of the keys ``probe`` asks for.
+
+        Most neighbours of a dense case id end here, on their answers: the
+        summary check (``dup.kept_by_summary``) is made in this loop, a key at
+        a time, without a list or a call per key (a record meets some 25)."""
         lo, hi, limit = probe.lo, probe.hi, probe.limit
         get = self.variants.get
+        summary = probe.summary
+        if summary is None:
+            mine_answered = mine_sketch = 0
+        else:
+            mine_answered, mine_sketch = summary[0] & _MASK64, summary[1]
+        layout, minimum, threshold = probe.layout, probe.minimum, probe.threshold
         for v in probe.variants:
             keys = get(v)
             if keys is None:
@@ -209,9 +220,17 @@ class _Weeks:
                 keys = (keys,)
             elif len(keys) > limit:  # the newest in the window, up to the bound
                 keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
-            # most neighbours of a dense case id end here, on their answers
-            for key in _similar(probe, [k for k in keys
-                                        if lo <= k[2] <= hi and k[0] not in out]):
+            for key in keys:
+                if not lo <= key[2] <= hi or key[0] in out:
+                    continue
+                answered = key[4]
+                if summary is not None and answered is not None and key[3] == layout:
+                    both_mask = mine_answered & answered
+                    both = both_mask.bit_count()
+                    if both < minimum or (
+                            (both - ((mine_sketch ^ key[5]) & both_mask).bit_count()) / both
+                            if both else 0.0) < threshold:
+                        continue
                 out[key[0]] = key[1]
 
 

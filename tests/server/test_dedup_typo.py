@@ -198,6 +198,39 @@ def test_a_neighbour_with_no_answer_in_common_is_ruled_out_without_error():
     assert in_map == from_store == {}
 
 
+def test_the_map_keeps_the_neighbours_whose_summaries_the_store_read_keeps():
+    # _Weeks.find makes the summary check in its own loop; the store's read
+    # (_keep) through dup.kept_by_summary: both must keep the same neighbours.
+    import random
+
+    from server import duplicates as dup
+    rng = random.Random(5)
+    person = "GIN202600017"
+    near = sorted(dup.deletion_variants(person) - {person})
+    for trial in range(300):
+        summary = None if trial % 10 == 0 else (rng.getrandbits(64) - (1 << 63),
+                                                 rng.getrandbits(64) - (1 << 63))
+        minimum, threshold = rng.choice([0, 3, 8]), rng.choice([0.0, 0.6, 0.9])
+        probe = dedup_typo.Probe(tuple(dup.deletion_variants(person)), 0, 100, 50, 7,
+                                 summary, minimum, threshold, person)
+        keys = []
+        for sid in range(1, 30):
+            answered = None if sid % 9 == 0 else rng.getrandbits(64) & rng.getrandbits(64)
+            sketch = rng.getrandbits(64) - (1 << 63)
+            if summary is not None and sid % 3 == 0:  # close to the probe's answers
+                answered, sketch = summary[0] & ((1 << 64) - 1), summary[1] ^ (1 << sid)
+            keys.append((sid, rng.choice(near), rng.randrange(-20, 120),
+                         7 if sid % 7 else 8, answered, sketch))
+        weeks = dedup_typo._Weeks()
+        for key in keys:
+            weeks.add(key)
+        in_map, from_store = {}, {}
+        weeks.find(probe, in_map)
+        dedup_typo._keep(sorted((k for k in keys if 0 <= k[2] <= 100), key=lambda k: -k[0]),
+                         probe, from_store)
+        assert in_map == from_store, trial
+
+
 def test_a_round_with_more_keys_than_it_holds_is_read_from_the_store(rss, monkeypatch):
     monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
     monkeypatch.setattr(dedup_typo, "MAX_ROUND_KEYS", 2)
