@@ -200,10 +200,8 @@ class _Weeks:
 
     def find(self, probe: Probe, out: dict[int, str]) -> None:
         """Into ``out``: submission id -> person key of the keys ``probe`` asks for.
-
-        Most neighbours of a dense case id end here, on their answers: the
-        summary check (``dup.kept_by_summary``) is made in this loop, a key at
-        a time, without a list or a call per key (a record meets some 25)."""
+        Most neighbours of a dense case id end here, on ``dup.kept_by_summary``'s
+        check, made in this loop without a list or a call per key."""
         lo, hi, limit = probe.lo, probe.hi, probe.limit
         get = self.variants.get
         summary = probe.summary
