@@ -20,7 +20,20 @@ COLUMNS = (
     "scoring_version", "review_state", "origin", "device_id", "submitted_by",
     "received_at", "seq",
 )
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM submissions"
+# A row's current scores, ``{"scores", "indicators"}``. A record stored by ingest
+# keeps ``{"scores": ...}`` in its row and its indicators (some 700 bytes, most
+# of the document) in ``submission_scores`` only, under the same version, which
+# ingest writes in the same transaction: one copy, and the row small enough for
+# two to share a 4 KiB page. Rows written otherwise (rescoring, a peer's scores,
+# rows from before) hold the whole document, read as it is.
+_CURRENT_SCORES = (
+    "CASE WHEN scores IS NULL OR instr(scores, '\"indicators\"') THEN scores "
+    "ELSE coalesce((SELECT '{\"scores\":' || ss.scores || ',\"indicators\":' || ss.indicators "
+    "|| '}' FROM submission_scores ss WHERE ss.submission_id = submissions.id "
+    "AND ss.scoring_version = submissions.scoring_version), scores) END AS scores"
+)
+SELECTED = ", ".join(_CURRENT_SCORES if c == "scores" else c for c in COLUMNS)
+_SELECT = f"SELECT {SELECTED} FROM submissions"
 JSON_COLUMNS = ("data", "flags", "findings", "scores", "origin")
 
 
@@ -61,14 +74,14 @@ def of_logical(columns: str, logical_id: str) -> tuple[str, list]:
 
 
 def current_of_logical(db: Database, logical_id: str) -> dict | None:
-    sql, params = of_logical(", ".join(COLUMNS), logical_id)
+    sql, params = of_logical(SELECTED, logical_id)
     return _row(db.execute(
         f"SELECT * FROM ({sql}) WHERE state = 'current' ORDER BY id DESC LIMIT 1",
         params).fetchone())
 
 
 def history(db: Database, logical_id: str) -> list[dict]:
-    sql, params = of_logical(", ".join(COLUMNS), logical_id)
+    sql, params = of_logical(SELECTED, logical_id)
     return [_row(r) for r in db.execute(f"{sql} ORDER BY id", params).fetchall()]
 
 
@@ -77,7 +90,11 @@ def insert(db: Database, rec: dict) -> tuple[int, int]:
 
     ``data_json`` is the data's JSON text; ``findings_json``, ``origin_json`` and
     ``scores_json`` (``rescore.scores_text``), when present, are the other
-    columns' text already encoded outside the write transaction."""
+    columns' text already encoded outside the write transaction. With
+    ``scores_json`` the row keeps the scores alone: the caller keeps the whole
+    under the same version in ``submission_scores`` (``rescore.keep_scores``)
+    in the same transaction, where reads take the indicators from
+    (``_CURRENT_SCORES``)."""
     seq = next_seq(db)
     scores_json = rec.get("scores_json")
     cur = db.execute(
@@ -90,7 +107,7 @@ def insert(db: Database, rec: dict) -> tuple[int, int]:
             rec.get("deprecated_id"), rec["content_hash"], rec["data_json"], rec.get("raw"),
             rec.get("raw_format", "json"), rec["state"], json.dumps(rec.get("flags", [])),
             rec.get("findings_json") or json.dumps(rec.get("findings", [])),
-            scores_json[0] if scores_json else (
+            f'{{"scores":{scores_json[1]}}}' if scores_json else (
                 json.dumps(rec["scores"]) if rec.get("scores") is not None else None),
             rec.get("scoring_version"), rec.get("review_state") or "received",
             rec.get("origin_json") or origin_text(rec.get("origin") or {}),

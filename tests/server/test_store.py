@@ -143,3 +143,34 @@ def test_flat_answers_row_holds_typed_values_and_null_for_what_is_not_a_value(db
                       "ORDER BY submission_id").fetchall()
     assert rows == [("GIN-1", 41, None, None, "good", None),
                     ("GIN-2", "forty", None, None, "good", None)]
+
+
+def test_a_stored_record_keeps_its_indicators_once_and_every_read_shows_them(db):
+    import json
+    import uuid
+
+    from server.ingest import ingest
+    from server.registry import publish_builtin_rss
+    from server.store import submissions as subs_q
+    from tests.scoring.rss_records import BEST, build
+
+    version = publish_builtin_rss(db)["version"]
+    iid = f"uuid:{uuid.uuid4()}"
+    ingest(db, [{"instance_id": iid, "form_id": "rss", "form_version": version,
+                 "data": build(BEST, case_id="GIN-1")}], door="sync", device_id="t1", user="e1")
+    in_row = json.loads(db.execute("SELECT scores FROM submissions").fetchone()[0])
+    scores, indicators = db.execute(
+        "SELECT scores, indicators FROM submission_scores").fetchone()
+    assert list(in_row) == ["scores"] and in_row["scores"] == json.loads(scores)
+    whole = {"scores": json.loads(scores), "indicators": json.loads(indicators)}
+    assert len(whole["indicators"]) >= 10
+    row = subs_q.by_instance(db, iid)[0]
+    assert row["scores"] == whole
+    assert subs_q.changes(db, 0, 10)[0]["scores"] == whole
+    assert subs_q.current_of_logical(db, row["logical_id"])["scores"] == whole
+    assert subs_q.by_id(db, row["id"])["scores"] == whole
+    # a row given its whole document (rescoring, a peer's scores) reads it as it is
+    other = {"scores": {"composite": 0.5}, "indicators": {"x": 1}}
+    with write_transaction(db):
+        subs_q.update(db, row["id"], scores=other)
+    assert subs_q.by_id(db, row["id"])["scores"] == other
