@@ -344,7 +344,10 @@ class _Run:
             else:
                 value = data
                 for part in parts:
-                    value = value.get(part) if type(value) is dict else None
+                    if type(value) is dict:
+                        value = value.get(part)
+                    elif value is not None:
+                        return None  # a group sent as a list or a text: read as sent
             if value is None:
                 value = ""
             elif type(value) is not str:

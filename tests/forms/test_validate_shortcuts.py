@@ -106,6 +106,7 @@ KEPT = """
 |        | begin_group       | g     | G     | ${ok} != 'no' |               |                                             |
 |        | text              | b     | B     |               |               | . != ${code}                                 |
 |        | end_group         |       |       |               |               |                                             |
+|        | text              | after | After | ${b} = 'ABC'  |               |                                             |
 | choices |
 |         | list_name | name | label |
 |         | yn        | yes  | Yes   |
@@ -120,6 +121,9 @@ KEPT_RECORDS = [
     {"ok": "", "code": "", "other": "long one", "n": "3", "g": {"b": ""}},
     {"ok": "yes", "code": "", "other": "XYZ", "n": "", "g": {"b": "XYZ"}},
     {"ok": "yes", "code": "QQQ", "other": ["not", "a text"], "n": "3", "g": {"b": "Q"}},
+    {"ok": "yes", "code": "ABC", "other": "", "g": {"b": "x"}, "after": "1"},
+    {"ok": "yes", "code": "ABC", "other": "", "g": [{"b": "ABC"}], "after": "1"},
+    {"ok": "yes", "code": "ABC", "other": "", "g": "ABC", "after": "1"},
 ]
 
 
