@@ -27,7 +27,7 @@ COLUMNS = (
 # two to share a 4 KiB page. Rows written otherwise (rescoring, a peer's scores,
 # rows from before) hold the whole document, read as it is.
 _CURRENT_SCORES = (
-    "CASE WHEN scores IS NULL OR instr(scores, '\"indicators\"') THEN scores "
+    "CASE WHEN scores IS NULL OR json_type(scores, '$.indicators') IS NOT NULL THEN scores "
     "ELSE coalesce((SELECT '{\"scores\":' || ss.scores || ',\"indicators\":' || ss.indicators "
     "|| '}' FROM submission_scores ss WHERE ss.submission_id = submissions.id "
     "AND ss.scoring_version = submissions.scoring_version), scores) END AS scores"
