@@ -69,7 +69,8 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
         specs: dict[int, object] = {}  # the spec each model is scored with, read once
         # issue 7: the batch's duplicate-candidate lookups, read once for all its records
         lookups = dedup.lookups_for(db, [item.duplicates for item in prepared])
-        results = [_ingest_one(db, item, ctx, specs, lookups) for item in prepared]
+        fresh = _Fresh(db, prepared)
+        results = [_ingest_one(db, item, ctx, specs, lookups, fresh) for item in prepared]
         lookups.flush()
         if batch_id and device_id:
             counts: dict[str, int] = {}
@@ -155,10 +156,43 @@ def _describe(db: Database, item: _Prepared, ctx: Context,
                          rules=batch.rules(form_id) if item.model else None)
 
 
+class _Fresh:
+    """The batch's records new to the store, asked once for the whole batch
+    inside its transaction: a record whose instanceID the store does not hold
+    (and that edits nothing) needs no lookup of earlier sends, and takes its
+    change sequence number from a block taken for them all. Everything else
+    (resends, conflicts, edits, an instanceID twice in the batch) is looked up
+    and numbered one by one, in order, as before."""
+
+    def __init__(self, db: Database, prepared: list[_Prepared]):
+        self.known = subs_q.instances_among(db, [p.rec["instance_id"] for p in prepared])
+        plain = {p.rec["instance_id"] for p in prepared
+                 if not p.rec.get("deprecated_id")} - self.known
+        self.seqs = iter(subs_q.take_seqs(db, len(plain)) if plain else ())
+        self.plain = plain
+
+    def earlier(self, db: Database, instance_id: str) -> list[dict]:
+        """The stored rows with this instanceID (none, without a statement, for
+        a record new to the store)."""
+        if instance_id in self.known:
+            return subs_q.by_instance(db, instance_id)
+        return []
+
+    def seq_for(self, instance_id: str) -> int | None:
+        """The block's next number for a plain new record, once; None for the
+        rest (the insert takes the next number itself). Marks the instanceID
+        as stored from now on."""
+        self.known.add(instance_id)
+        if instance_id in self.plain:
+            self.plain.discard(instance_id)
+            return next(self.seqs)
+        return None
+
+
 def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
-                lookups: dedup.PerRecord) -> dict:
+                lookups: dedup.PerRecord, fresh: _Fresh) -> dict:
     rec, chash, model = item.rec, item.content_hash, item.model
-    earlier = subs_q.by_instance(db, rec["instance_id"])
+    earlier = fresh.earlier(db, rec["instance_id"])
     same = next((row for row in earlier if row["content_hash"] == chash), None)
     if same is not None:
         _link_attachments(db, same["id"], rec)
@@ -209,7 +243,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     duplicates = dedup.detect(db, row, item.duplicates, lookups)
     if status == "created" and row["flags"]:
         status = "flagged"
-    row["id"], row["seq"] = subs_q.insert(db, row)
+    row["id"], row["seq"] = subs_q.insert(db, row, fresh.seq_for(rec["instance_id"]))
     dedup.record(db, row, duplicates, lookups)  # issue 7
     # Scoring store (issue 6): keep the scores under their spec version too.
     if model is not None and id(model) not in specs:

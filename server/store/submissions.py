@@ -54,6 +54,33 @@ def next_seq(db: Database) -> int:
     ).fetchone()[0]
 
 
+def take_seqs(db: Database, count: int) -> range:
+    """Take ``count`` consecutive change sequence numbers at once (a batch's
+    inserts; call inside a write transaction). Numbers the batch leaves unused
+    (a resent record stores nothing) are gaps, which readers of ``seq > N``
+    never notice."""
+    last = db.conn.execute(
+        "UPDATE seq_counter SET value = value + ? WHERE id = 1 RETURNING value", [count]
+    ).fetchone()[0]
+    return range(last - count + 1, last + 1)
+
+
+def instances_among(db: Database, instance_ids: list[str]) -> set[str]:
+    """Which of these instanceIDs the store already holds (one statement for a
+    batch, through the instanceID index; call inside the write transaction, so
+    the answer holds until it ends)."""
+    found: set[str] = set()
+    for at in range(0, len(instance_ids), _IDS_PER_STATEMENT):
+        part = instance_ids[at:at + _IDS_PER_STATEMENT]
+        found.update(r[0] for r in db.conn.execute(
+            f"SELECT instance_id FROM submissions WHERE instance_id IN "
+            f"({','.join('?' * len(part))})", part))
+    return found
+
+
+_IDS_PER_STATEMENT = 10_000  # SQLite allows 32,766 host parameters
+
+
 def by_instance(db: Database, instance_id: str) -> list[dict]:
     rows = db.execute(f"{_SELECT} WHERE instance_id = ? ORDER BY id", [instance_id]).fetchall()
     return [_row(r) for r in rows]
@@ -85,7 +112,7 @@ def history(db: Database, logical_id: str) -> list[dict]:
     return [_row(r) for r in db.execute(f"{sql} ORDER BY id", params).fetchall()]
 
 
-def insert(db: Database, rec: dict) -> tuple[int, int]:
+def insert(db: Database, rec: dict, seq: int | None = None) -> tuple[int, int]:
     """Insert a submission row; returns (id, seq).
 
     ``data_json`` is the data's JSON text; ``findings_json``, ``origin_json`` and
@@ -94,8 +121,10 @@ def insert(db: Database, rec: dict) -> tuple[int, int]:
     ``scores_json`` the row keeps the scores alone: the caller keeps the whole
     under the same version in ``submission_scores`` (``rescore.keep_scores``)
     in the same transaction, where reads take the indicators from
-    (``_CURRENT_SCORES``)."""
-    seq = next_seq(db)
+    (``_CURRENT_SCORES``). ``seq``: one the caller took (``take_seqs``); else
+    the next is taken here."""
+    if seq is None:
+        seq = next_seq(db)
     scores_json = rec.get("scores_json")
     cur = db.execute(
         "INSERT INTO submissions (instance_id, logical_id, form_id, form_version, "

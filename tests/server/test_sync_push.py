@@ -183,6 +183,33 @@ def test_changes_feed_pages_every_record_once_in_seq_order(srv):
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 15
 
 
+def test_a_mixed_batch_answers_each_record_as_alone_and_the_feed_shows_each_row_once(srv):
+    # New records, a resend, a changed resend, one instanceID twice and an edit,
+    # in one batch: new records take their change numbers as a block, the rest
+    # one by one; every stored row must still be in the feed once, with its
+    # own number, and the edit after the version it supersedes.
+    sent, changed, edited = (household_record(f"S{i}") for i in range(3))
+    push(srv, [sent, changed, edited])
+    new = [household_record(f"N{i}") for i in range(3)]
+    twice = household_record("T1")
+    edit = household_record("S2", age="35", deprecated_id=edited["instance_id"])
+    conflicting = {**changed, "data": {**changed["data"], "case_id": "OTHER"}}
+    batch_records = [new[0], sent, twice, conflicting, new[1], twice, edit, new[2]]
+    results = push(srv, batch_records).json()["results"]
+    assert [r["status"] for r in results] == [
+        "created", "duplicate", "created", "conflict", "created", "duplicate", "updated",
+        "created"]
+    feed = srv.admin.get(f"{srv.url}/api/v1/changes", params={"since": 0}).json()["changes"]
+    seqs = [c["seq"] for c in feed]
+    assert len(seqs) == len(set(seqs)) == len(stored(srv)) == 3 + 3 + 1 + 1 + 1
+    by_instance = {c["instance_id"]: c for c in feed}
+    assert by_instance[edit["instance_id"]]["seq"] > by_instance[edited["instance_id"]]["seq"]
+    assert by_instance[edited["instance_id"]]["state"] == "superseded"
+    again = push(srv, batch_records).json()["results"]
+    assert {r["status"] for r in again} == {"duplicate"}
+    assert len(stored(srv)) == 9
+
+
 def test_flat_answers_table_holds_one_row_per_submission_and_repeats(srv):
     rec = household_record("C9", age="41")
     push(srv, [rec])
