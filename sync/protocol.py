@@ -12,7 +12,6 @@ import json
 import re
 from functools import lru_cache
 
-import orjson
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
 from sync.errors import SyncError
@@ -21,27 +20,6 @@ STATUSES = ("created", "duplicate", "conflict", "updated", "flagged")
 INSTANCE_ID_RE = re.compile(r"^uuid:[0-9A-Za-z\-]{8,64}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_BATCH = 500
-# A run of this many digits may be an integer beyond 64 bits, which orjson
-# reads as a float: such a body is read by the standard library instead.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
-
-
-def read_json(raw: bytes):
-    """A request body's JSON, as the standard library reads it.
-
-    orjson reads a push body some four times faster. Where it would read a
-    body differently (an integer beyond 64 bits, which it makes a float) the
-    body goes to the standard library, and where orjson refuses what the
-    standard library takes (NaN, an infinite or lone-surrogate value, a byte
-    order mark, UTF-16) the standard library decides, so a record's values, and
-    its content hash, never depend on which reader ran. Raises ``ValueError``
-    (or ``UnicodeDecodeError``) for a body that is not JSON."""
-    if not _LONG_NUMBER.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
 
 
 class AttachmentSchema(Schema):

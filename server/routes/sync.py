@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import zlib
 
@@ -13,7 +14,7 @@ from server.errors import FieldsyncError
 from server.ingest import change_record, ingest
 from server.routes.params import int_arg
 from server.store import submissions as subs_q
-from sync.protocol import load_batch, read_json
+from sync.protocol import load_batch
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -114,7 +115,7 @@ def _json_body():
     elif encoding not in ("identity", ""):
         raise FieldsyncError("encoding_unsupported", "Send the body plain or gzip-encoded.")
     try:
-        return read_json(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise FieldsyncError("json_invalid", "The body is not valid JSON; send a JSON object "
                              "with device_id, batch_id and submissions.") from None
