@@ -248,7 +248,8 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     # Scoring store (issue 6): keep the scores under their spec version too.
     if model is not None and id(model) not in specs:
         specs[id(model)] = rescore.current_spec(db, model)
-    rescore.record_scores(db, row, model, specs.get(id(model)) if model else None)
+    rescore.record_scores(db, row, model, specs.get(id(model)) if model else None,
+                          ctx.received_at)
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
         row.update(hq.apply_forwarded_state(db, row, rec))
     missing = _link_attachments(db, row["id"], rec, model)

@@ -46,12 +46,14 @@ def current_spec(db: Database, model: FormModel):
         return None
 
 
-def record_scores(db: Database, row: dict, model: FormModel | None, spec=None) -> None:
+def record_scores(db: Database, row: dict, model: FormModel | None, spec=None,
+                  scored_at: str | None = None) -> None:
     """Keep a just-inserted record's scores under their spec version; called by
     ingest inside its write transaction with ``current_spec`` (read once per
-    batch). A record assessed before a spec was published but stored after it
-    (so after the rescoring job's last row) is scored with the new spec here,
-    and its row gets a new seq."""
+    batch) and the batch's time (``scored_at``; else now). A record assessed
+    before a spec was published but stored after it (so after the rescoring
+    job's last row) is scored with the new spec here, and its row gets a new
+    seq."""
     if model is None or row["state"] == "quarantined":
         return
     if spec is not None and spec.version != row["scoring_version"]:
@@ -62,19 +64,21 @@ def record_scores(db: Database, row: dict, model: FormModel | None, spec=None) -
         row["seq"] = subs_q.update(db, row["id"], scores=row["scores"],
                                    scoring_version=spec.version)
     keep_scores(db, row["id"], row["scoring_version"], row["scores"],
-                row.get("scores_json"))
+                row.get("scores_json"), scored_at)
 
 
 def keep_scores(db: Database, submission_id: int, scoring_version: str | None,
-                scores: dict | None, encoded: tuple[str, str, str] | None = None) -> None:
+                scores: dict | None, encoded: tuple[str, str, str] | None = None,
+                scored_at: str | None = None) -> None:
     """Keep scores (``{"scores", "indicators"}``) under their spec version.
 
-    ``encoded`` is ``scores_text(scores)`` when the caller already has it."""
+    ``encoded`` is ``scores_text(scores)`` when the caller already has it;
+    ``scored_at`` when they were scored, if not now."""
     if scoring_version is None or scores is None:
         return
     _, scores_json, indicators_json = encoded or scores_text(scores)
     scores_q.put_scores(db, [(submission_id, scoring_version, scores_json,
-                              indicators_json, utcnow())])
+                              indicators_json, scored_at or utcnow())])
 
 
 def scores_text(scores: dict) -> tuple[str, str, str]:

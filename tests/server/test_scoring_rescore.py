@@ -230,3 +230,16 @@ def test_rescoring_from_the_answers_table_matches_scoring_the_stored_record(stor
         got = json.loads(scores)
         assert got["scores"] == expected["scores"]
         assert got["indicators"] == expected["indicators"]
+
+
+def test_scores_kept_at_ingest_are_dated_when_their_batch_arrived_and_a_rescore_when_it_ran(store):
+    ingest_choices(store, CHOICES[:3])
+    kept = store.execute("SELECT s.received_at, ss.scored_at FROM submissions s JOIN "
+                         "submission_scores ss ON ss.submission_id = s.id").fetchall()
+    assert len(kept) == 3 and all(scored == received for received, scored in kept)
+    scoring_publish(store, spec_doc("rss-v2"))
+    rescore_pending(store)
+    later = store.execute("SELECT s.received_at, ss.scored_at FROM submissions s JOIN "
+                          "submission_scores ss ON ss.submission_id = s.id "
+                          "WHERE ss.scoring_version = 'rss-v2'").fetchall()
+    assert len(later) == 3 and all(scored > received for received, scored in later)
