@@ -38,7 +38,7 @@ date order, so a batch spanning months reads each of its weeks once.
 A batch whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form
 and round (old records in no date order, a year's backlog) would load most of
 the store's weeks into the map, again for every such batch. Its lookups scan
-instead every key of the form and round held in day order (``_Days``: read
+instead every key of the form and round held in day order (``DayOrder``: read
 whole once, about 90 bytes a key, kept current like the map, at most
 ``MAX_ROUND_KEYS`` per process, let go when idle as weeks are). The person
 keys in a record's window are compared with its own in C (rapidfuzz), and the
@@ -53,13 +53,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from array import array
-from bisect import bisect_left, bisect_right
 from typing import NamedTuple
 
 from sqlite_utils import Database
 
 from server import duplicates as dup
+from server.dedup_days import DayOrder
 from server.store import duplicates as dup_q
 from server.store.db import BUSY_TIMEOUT_MS
 
@@ -71,7 +70,7 @@ MAX_CATCH_UP = 20_000   # changed rows read to catch up; beyond, the map starts 
 # instead: loading that many weeks into the map would cost more, and push out
 # the rest.
 WIDE_BATCH_WEEKS = 40
-# Keys held in day order for such batches (``_Days``), per store and process
+# Keys held in day order for such batches (``DayOrder``), per store and process
 # (about 90 bytes each): a (form, round) that would go beyond is read from the store.
 MAX_ROUND_KEYS = 500_000
 _MASK64 = (1 << 64) - 1
@@ -166,6 +165,21 @@ class _Weeks:
             else:
                 table[v] = [held, key]
 
+    def merge(self, other: "_Weeks") -> None:
+        """Add every key of ``other`` (a batch's own keys at its commit), none of
+        them held here: as ``add`` of each in ``other``'s order would, with the
+        variant table merged in C but for the variants both hold."""
+        self.keys.update(other.keys)
+        for week, sids in other.by_week.items():
+            self.by_week.setdefault(week, []).extend(sids)
+        table, theirs = self.variants, other.variants
+        both = [(v, table[v]) for v in table.keys() & theirs.keys()]
+        table.update(theirs)  # ``other`` is dropped after: its lists can be shared
+        for v, held in both:
+            new = theirs[v]
+            table[v] = (held if type(held) is list else [held]) + \
+                (new if type(new) is list else [new])
+
     def remove(self, sid: int) -> None:
         held = self.keys.pop(sid, None)
         if held is not None:
@@ -232,49 +246,6 @@ class _Weeks:
                 out[key[0]] = key[1]
 
 
-class _Days:
-    """Every key of one (form, round) in day order, as a submission id, a day
-    and a person key each (about 90 bytes): what a wide batch's lookups scan,
-    the person keys in a record's window compared in C."""
-
-    def __init__(self, rows: list[tuple]) -> None:  # (sid, day, person), by day
-        self.sids = array("q", [r[0] for r in rows])
-        self.days = array("q", [r[1] for r in rows])
-        self.persons = [r[2] for r in rows]
-        self.max_sid = max(self.sids, default=0)
-
-    def __len__(self) -> int:
-        return len(self.sids)
-
-    def put(self, sid: int, person: str, day: int) -> int:
-        """Add a key, replacing the submission's earlier one (a new submission
-        has the highest id yet: nothing to look for); returns the keys added."""
-        added = 1
-        if sid <= self.max_sid:
-            try:
-                at = self.sids.index(sid)
-            except ValueError:
-                pass
-            else:
-                del self.sids[at], self.days[at], self.persons[at]
-                added = 0
-        self.max_sid = max(self.max_sid, sid)
-        at = bisect_right(self.days, day)
-        self.sids.insert(at, sid)
-        self.days.insert(at, day)
-        self.persons.insert(at, person)
-        return added
-
-    def near(self, probe: Probe) -> list[int]:
-        """The submission ids of the keys interviewed on days [lo, hi] one edit
-        from ``probe.person``, the newest first (by day, then id)."""
-        lo, hi = bisect_left(self.days, probe.lo), bisect_right(self.days, probe.hi)
-        found = [(self.days[lo + at], self.sids[lo + at])
-                 for at in dup.within_one_edit_of(probe.person, self.persons[lo:hi])]
-        found.sort(reverse=True)
-        return [sid for _, sid in found]
-
-
 class _Store:
     """One store's map in this process."""
 
@@ -291,7 +262,7 @@ class _Store:
         self.loaded: dict[tuple, int] = {}
         self.size = 0
         # (form_id, round) -> all its keys by day, loaded for wide batches
-        self.rounds: dict[tuple, _Days] = {}
+        self.rounds: dict[tuple, DayOrder] = {}
         self.rounds_used: dict[tuple, int] = {}  # (form_id, round) -> last batch
         self.round_keys = 0                # keys in ``rounds``
         self.too_many: set[tuple] = set()  # rounds with more keys than fit
@@ -366,6 +337,22 @@ class _Store:
                 self.too_many.add(scope)
         self.place(form_id, round_, key, variants)
 
+    def put_all(self, form_id: str, round_: str, own: _Weeks) -> None:
+        """``put`` of each of a batch's own keys, in one merge where they can be
+        (new submissions of weeks loaded, their round not held in day order)."""
+        scope = (form_id, round_)
+        weeks = self.scopes.get(scope)
+        where = self.where
+        if weeks is None or scope in self.rounds or any(sid in where for sid in own.keys) \
+                or any(key[2] // WEEK not in weeks.loaded for key, _ in own.keys.values()):
+            for key, variants in own.keys.values():
+                self.put(form_id, round_, key, variants)
+            return
+        weeks.merge(own)
+        for sid in own.keys:
+            where[sid] = scope
+        self.size += len(own.keys)
+
     def place(self, form_id: str, round_: str, key: Key, variants=None) -> None:
         """Put a key in the map, replacing the submission's earlier one, where its
         week is loaded (a week not loaded is read whole when asked for)."""
@@ -407,7 +394,7 @@ class _Store:
                 self.place(form_id, round_, key)
         return weeks
 
-    def round_days(self, form_id: str, round_: str) -> _Days | None:
+    def round_days(self, form_id: str, round_: str) -> DayOrder | None:
         """All the (form, round)'s keys in day order, read whole the first time;
         None when they would take the held keys beyond ``MAX_ROUND_KEYS``."""
         scope = (form_id, round_)
@@ -418,7 +405,7 @@ class _Store:
             if room <= 0 or len(rows) > room:
                 self.too_many.add(scope)
             else:
-                days = self.rounds[scope] = _Days(rows)
+                days = self.rounds[scope] = DayOrder(rows)
                 self.round_keys += len(days)
         if days is not None:
             self.rounds_used[scope] = self.batches
@@ -593,7 +580,6 @@ class Session(Direct):
                     or store.committed_seq() != self.last:
                 return
             for (form_id, round_), own in self.own.items():
-                for key, variants in own.keys.values():
-                    store.put(form_id, round_, key, variants)
+                store.put_all(form_id, round_, own)
             store.seq = self.last
         self.own = {}

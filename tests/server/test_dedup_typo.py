@@ -231,6 +231,34 @@ def test_the_map_keeps_the_neighbours_whose_summaries_the_store_read_keeps():
         assert in_map == from_store, trial
 
 
+def test_a_batch_handed_over_at_commit_leaves_the_map_as_adding_its_keys_one_by_one():
+    # Session.committed merges a batch's own map into the shared one
+    # (_Weeks.merge): the result must be what adding each key would give, down
+    # to the order of the keys sharing a variant (the newest are read first).
+    import random
+    rng = random.Random(3)
+    for trial in range(40):
+        def dense():  # sequential case ids: many share deletion variants
+            return f"GIN2026{rng.randrange(0, 400):05d}"
+        held = [(sid, dense(), rng.randrange(0, 60), 7, None, None) for sid in range(1, 200)]
+        own_keys = [(sid, dense(), rng.randrange(0, 60), 7, None, None)
+                    for sid in range(200, 200 + rng.randrange(1, 120))]
+        one_by_one, merged, own = dedup_typo._Weeks(), dedup_typo._Weeks(), dedup_typo._Weeks()
+        for key in held:
+            one_by_one.add(key)
+            merged.add(key)
+        for key in own_keys:
+            own.add(key)
+        for key in rng.sample(own_keys, len(own_keys) // 4):  # written again in the batch
+            own.remove(key[0])
+            own.add((key[0], dense(), key[2], 7, None, None))
+        for key, variants in list(own.keys.values()):
+            one_by_one.add(key, variants)
+        merged.merge(own)
+        assert merged.variants == one_by_one.variants, trial
+        assert merged.keys == one_by_one.keys and merged.by_week == one_by_one.by_week
+
+
 def test_a_round_with_more_keys_than_it_holds_is_read_from_the_store(rss, monkeypatch):
     monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
     monkeypatch.setattr(dedup_typo, "MAX_ROUND_KEYS", 2)
@@ -240,15 +268,6 @@ def test_a_round_with_more_keys_than_it_holds_is_read_from_the_store(rss, monkey
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
     store = dedup_typo._STORES[dedup_typo._file_of(rss)]
     assert store.rounds == {} and store.too_many
-
-
-def test_keys_held_in_day_order_stay_in_order_when_a_submission_is_replaced():
-    days = dedup_typo._Days([(1, 10, "A1"), (2, 12, "A2"), (3, 20, "A3")])
-    assert days.put(4, "A4", 11) == 1
-    assert days.put(2, "B2", 30) == 0  # the submission's key changed: its earlier one goes
-    assert list(days.days) == [10, 11, 20, 30] and days.persons == ["A1", "A4", "A3", "B2"]
-    probe = dedup_typo.Probe(("A",), 9, 25, 10, 0, None, 0, 0.9, "A5")
-    assert sorted(days.near(probe)) == [1, 3, 4]
 
 
 def test_what_no_push_asked_about_for_a_while_is_let_go_and_read_again(rss, held, monkeypatch):
