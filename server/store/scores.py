@@ -13,6 +13,7 @@ import json
 from sqlite_utils import Database
 
 from server.store.answers import main_table, q
+from server.store import submissions as subs_q
 from server.store.clock import utcnow
 
 SPEC_COLUMNS = ("id", "version", "form_id", "sha256", "provenance", "published_at",
@@ -91,10 +92,7 @@ def set_current_scores(db: Database, rows: list[tuple]) -> None:
     sequence for the whole list (same result as ``submissions.update`` per row)."""
     if not rows:
         return
-    last = db.execute(
-        "UPDATE seq_counter SET value = value + ? WHERE id = 1 RETURNING value", [len(rows)]
-    ).fetchone()[0]
-    first = last - len(rows) + 1
+    first = subs_q.take_seqs(db, len(rows)).start
     db.conn.executemany(
         "UPDATE submissions SET scores = ?, scoring_version = ?, seq = ? WHERE id = ?",
         [(scores, version, first + i, sid) for i, (sid, scores, version) in enumerate(rows)],

@@ -49,16 +49,12 @@ def _row(row) -> dict | None:
 
 def next_seq(db: Database) -> int:
     """Take the next change sequence number (call inside a write transaction)."""
-    return db.execute(
-        "UPDATE seq_counter SET value = value + 1 WHERE id = 1 RETURNING value"
-    ).fetchone()[0]
+    return take_seqs(db, 1)[0]
 
 
 def take_seqs(db: Database, count: int) -> range:
     """Take ``count`` consecutive change sequence numbers at once (a batch's
-    inserts; call inside a write transaction). Numbers the batch leaves unused
-    (a resent record stores nothing) are gaps, which readers of ``seq > N``
-    never notice."""
+    new records, a rescoring batch; call inside a write transaction)."""
     last = db.conn.execute(
         "UPDATE seq_counter SET value = value + ? WHERE id = 1 RETURNING value", [count]
     ).fetchone()[0]
