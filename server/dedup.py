@@ -30,6 +30,10 @@ The rules, each one indexed lookup (never a scan) bounded by
    record writes one index row, not a dozen (dense sequential case ids have
    dozens of neighbours over a survey, a few within a month). Each key carries
    its answer summary, so most neighbours are dropped without reading them.
+   The costliest rule: a form whose case ids are scanned (a barcode or QR
+   card), not typed, switches it off with ``case_id_typo`` false. Its index
+   row is still written, so switching it back on finds the records stored
+   meanwhile.
 
 Signatures and summaries only ever over-estimate similarity: they pick
 candidates; the similarity stored is recomputed from the flat answers.
@@ -172,7 +176,8 @@ def describe(model: FormModel, form_id: str, data: dict, rules: dup.Rules, *,
         enumerator=origin.get("user") or user,
         fields=flds, data=data, sig=sig, layout=dup.layout_id(flds),
         summary=dup.summary(sig),
-        variants=tuple(dup.deletion_variants(parts.person)) if parts else (),
+        variants=tuple(dup.deletion_variants(parts.person))
+        if parts and rules.case_id_typo else (),
     )
 
 

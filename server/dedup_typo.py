@@ -106,8 +106,9 @@ class Probe(NamedTuple):
 
 def probe_for(det) -> Probe | None:
     """The typo rule's question for a record as ``server.dedup`` described it
-    (``Detection``); None when it has no person key or no day."""
-    if not det.parts or det.day is None:
+    (``Detection``); None when it has no person key or no day, or its form's
+    rules switch the typo rule off (``case_id_typo``)."""
+    if not det.parts or det.day is None or not det.rules.case_id_typo:
         return None
     rules = det.rules
     return Probe(det.variants, det.day - rules.typo_days, det.day + rules.typo_days,

@@ -52,6 +52,7 @@ class Rules:
     similar_window_days: int = 3           # ... within this many days of each other
     typo_similarity: float = 0.8           # case id one edit apart, same round
     typo_days: int = 14                    # ... interviewed at most this many days apart
+    case_id_typo: bool = True              # the typo rule itself (off: ids scanned, not typed)
     min_compared: int = 10                 # fields both answered before similarity counts
     max_candidates: int = 100              # per rule and record: a bound, not a sample
 

@@ -147,6 +147,37 @@ def test_case_id_typo_only_looks_typo_days_around_the_interview_date(rss):
     assert "case_id_typo" in reasons(rss, wider["instance_id"])
 
 
+def test_case_id_typo_rule_can_be_switched_off_and_back_on_for_scanned_ids(rss):
+    review_rules(rss, "rss", {"case_id_typo": "false"}, actor="ama")
+    push(rss, build(BEST, interview_date="2026-02-10"))
+    typo = push(rss, build(BEST, case_id="GIN-2026-00071", interview_date="2026-02-12"),
+                device="tablet-9", user="enum9")
+    assert FLAG not in typo["flags"]
+    again = push(rss, build(BEST, interview_date="2026-02-11"), device="tablet-8", user="enum8")
+    assert reasons(rss, again["instance_id"]) == ["same_key"]  # the other rules still run
+    review_rules(rss, "rss", {"case_id_typo": "true"}, actor="ama")
+    # Keys stored while the rule was off are still indexed: both records of
+    # GIN-2026-00017 are found as the earlier half of a typo.
+    later = push(rss, build(BEST, case_id="GIN-2026-00117", interview_date="2026-02-13"),
+                 device="tablet-7", user="enum7")
+    assert reasons(rss, later["instance_id"]) == ["case_id_typo", "case_id_typo"]
+
+
+def test_with_the_typo_rule_off_no_typo_map_is_read_or_kept(rss, monkeypatch):
+    from server import dedup_typo
+
+    def no_session(db):
+        raise AssertionError("the typo map was asked with the rule switched off")
+
+    review_rules(rss, "rss", {"case_id_typo": False})
+    monkeypatch.setattr(dedup_typo, "session", no_session)
+    recs = [{"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+             "form_version": rss.version, "data": build(BEST, case_id=f"GIN-2026-0001{i}")}
+            for i in range(3)]
+    results = ingest(rss, recs, door="sync", device_id="t", user="u")
+    # one tablet, the same answers: near-identical, never a typo
+    assert reasons(rss, results[2]["instance_id"]) == ["near_identical"] * 2
+
 def test_case_id_typo_falls_back_to_the_day_received_without_an_interview_date(rss):
     first = build(BEST)
     first.pop("interview_date")
