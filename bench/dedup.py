@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dedup.py [--stored 100000] [--records 2000] [--runs 5]
                                     [--devices 25] [--order time|scattered]
+                                    [--set NAME=VALUE ...]
 
 Fills a fresh store with ``--stored`` synthetic RSS records (dense case ids,
 1-4 rounds per respondent months apart, ``--devices`` tablets each doing a few
@@ -21,6 +22,10 @@ them and each run the next ``--records`` (new respondents' baselines and older
 ones' follow-ups, about three weeks of interviews). ``--order scattered`` is
 this bench's earlier stream: each run a new population whose interviews span
 the whole two years of the store, its respondents' every round in one run.
+
+``--set NAME=VALUE`` changes a duplicate rule for the measured runs (as
+``fieldsync review rules --set`` does), e.g. ``--set case_id_typo=false``
+for the rate without the typo rule; the store is filled with the defaults.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from server.dedup import FLAG  # noqa: E402
+from server.duplicates import Rules  # noqa: E402
 from server.formcache import model_for  # noqa: E402
 from server.ingest import ingest  # noqa: E402
 from server.registry import publish_builtin_rss  # noqa: E402
@@ -97,7 +103,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--devices", type=int, default=25)
     ap.add_argument("--order", choices=("time", "scattered"), default="time")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a duplicate rule for the measured runs (repeatable)")
     args = ap.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set if "=" in item)
+    if len(settings) != len(args.set):
+        ap.error("--set takes NAME=VALUE")
+    try:
+        Rules.from_dict(settings)  # refused before minutes of filling, not after
+    except ValueError as exc:
+        ap.error(str(exc))
     load_start = _load()
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db", migrate=True)
@@ -114,6 +129,8 @@ def main() -> None:
         # one run in two or three came out at half speed, all of it in gc).
         gc.collect()
         gc.freeze()
+        if settings:
+            review_rules(db, "rss", settings, actor="bench")
         held = db.execute("SELECT count(*) FROM respondent_keys").fetchone()[0]
         print(f"store: {held:,} records indexed", file=sys.stderr)
         on, off = [], []
@@ -136,6 +153,8 @@ def main() -> None:
     m_on, m_off = statistics.median(on), statistics.median(off)
     print(f"stored before runs: {args.stored:,} records ({args.order} order); "
           f"{args.records:,} records per run, median of {args.runs} runs")
+    print("rules for the runs: " + (", ".join(f"{k}={v}" for k, v in settings.items())
+                                    or "defaults"))
     print(f"load average at start / end: {load_start} / {_load()} "
           "(other processes share the machine)")
     print(f"ingest with duplicate detection on:  {m_on:,.0f} records/s")
