@@ -32,7 +32,12 @@ and process (85 MB) beyond the weeks of the lookup being answered: past the
 bound, the weeks used least recently are dropped, and read again when asked
 for; weeks no batch has asked about in the last ``IDLE_BATCHES`` are let go
 too. A deployment's stream needs the weeks around today: at 500 interviews a
-day (a million in five years) some 18,000 keys. A batch's lookups are made in
+day (a million in five years) some 18,000 keys. Holding more than that costs
+time, not only memory: a lookup in a variant table of half a million entries
+(50,000 keys) misses the processor's caches at every step, and the rest of
+ingest runs slower beside it (docs/PERFORMANCE.md), so weeks are let go after
+a few hundred batches, and read again (about a millisecond a week) when a
+tablet comes back with older records. A batch's lookups are made in
 date order, so a batch spanning months reads each of its weeks once.
 
 A batch whose windows cover more than ``WIDE_BATCH_WEEKS`` weeks of a form
@@ -75,11 +80,14 @@ WIDE_BATCH_WEEKS = 40
 MAX_ROUND_KEYS = 500_000
 _MASK64 = (1 << 64) - 1
 IDS_PER_READ = 10_000  # submission ids per statement (SQLite allows 32,766 parameters)
-# Weeks and rounds that no batch has asked about in this many batches are let
-# go (looked for every ``SWEEP_EVERY`` batches): a long-running worker holds
-# what its recent pushes need, not everything it was ever asked.
-IDLE_BATCHES = 2_000
-SWEEP_EVERY = 100
+# Weeks that no batch has asked about in this many batches are let go (looked
+# for every ``SWEEP_EVERY`` batches): a long-running worker holds what its
+# recent pushes need, not everything it was ever asked. A week is read again
+# in about a millisecond; a round held in day order (read whole, for wide
+# batches) costs far more to read again, and waits ``IDLE_ROUND_BATCHES``.
+IDLE_BATCHES = 200
+IDLE_ROUND_BATCHES = 2_000
+SWEEP_EVERY = 20
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
 Key = tuple
@@ -312,13 +320,14 @@ class _Store:
         return committed
 
     def let_go_idle(self) -> None:
-        """Drop the weeks and the rounds held in day order that no batch has
-        used in the last ``IDLE_BATCHES``."""
+        """Drop the weeks that no batch has used in the last ``IDLE_BATCHES``,
+        and the rounds held in day order none used in ``IDLE_ROUND_BATCHES``."""
         oldest = self.batches - IDLE_BATCHES
         for mark, used in list(self.loaded.items()):
             if used >= oldest:
                 break  # the rest were used later
             self.drop_week(mark)
+        oldest = self.batches - IDLE_ROUND_BATCHES
         for scope, used in list(self.rounds_used.items()):
             if used < oldest:
                 self.round_keys -= len(self.rounds.pop(scope))

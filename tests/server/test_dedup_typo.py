@@ -272,6 +272,7 @@ def test_a_round_with_more_keys_than_it_holds_is_read_from_the_store(rss, monkey
 
 def test_what_no_push_asked_about_for_a_while_is_let_go_and_read_again(rss, held, monkeypatch):
     monkeypatch.setattr(dedup_typo, "IDLE_BATCHES", 2)
+    monkeypatch.setattr(dedup_typo, "IDLE_ROUND_BATCHES", 2)
     monkeypatch.setattr(dedup_typo, "SWEEP_EVERY", 1)
     push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))
     for n in range(4):  # pushes of other weeks, and of another round
@@ -282,3 +283,23 @@ def test_what_no_push_asked_about_for_a_while_is_let_go_and_read_again(rss, held
     typo = push(rss, record(rss, "GIN-2026-00071", "2026-02-12"), device="tablet-9",
                 user="enum9")[0]
     assert len(typo_reasons(rss, typo["instance_id"])) == 1
+
+
+def test_a_round_held_in_day_order_outlives_idle_weeks(rss, monkeypatch):
+    monkeypatch.setattr(dedup_typo, "IDLE_BATCHES", 2)
+    monkeypatch.setattr(dedup_typo, "IDLE_ROUND_BATCHES", 6)
+    monkeypatch.setattr(dedup_typo, "SWEEP_EVERY", 1)
+    push(rss, record(rss, "GIN-2026-00017", "2026-02-11"))  # weeks of the map
+    monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 0)
+    push(rss, record(rss, "GIN-2026-00018", "2026-02-11"))  # the round in day order
+    monkeypatch.setattr(dedup_typo, "WIDE_BATCH_WEEKS", 40)
+    for n in range(3):  # pushes of another round's weeks
+        push(rss, record(rss, f"GIN-2026-0{n}900", "2026-09-01", survey_round="12m"))
+    store = dedup_typo._STORES[dedup_typo._file_of(rss)]
+    first = build(BEST)["survey_round"].upper()  # the first two records' round
+    # its weeks are let go, the round held in day order is not (yet)
+    assert not any(m[1] == first for m in store.loaded)
+    assert [scope[1] for scope in store.rounds] == [first]
+    for n in range(4):
+        push(rss, record(rss, f"GIN-2026-0{n}800", "2026-09-01", survey_round="12m"))
+    assert store.rounds == {}
