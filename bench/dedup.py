@@ -60,6 +60,19 @@ def people(model, records: int, devices: int, seed: int, first_id: int) -> list[
                       planted_each=max(1, records // 200))
 
 
+def rule_settings(ap: argparse.ArgumentParser, items: list[str]) -> dict:
+    """``--set NAME=VALUE`` items as duplicate rules, refused (by ``ap.error``)
+    before minutes of filling, not after."""
+    settings = dict(item.split("=", 1) for item in items if "=" in item)
+    if len(settings) != len(items):
+        ap.error("--set takes NAME=VALUE")
+    try:
+        Rules.from_dict(settings)
+    except ValueError as exc:
+        ap.error(str(exc))
+    return settings
+
+
 def push_all(db, items: list[dict], chunk: int = 1000) -> tuple[int, int]:
     """Ingest items one push per tablet (grouped within chunks); (records, flagged)."""
     done = flagged = 0
@@ -106,13 +119,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a duplicate rule for the measured runs (repeatable)")
     args = ap.parse_args()
-    settings = dict(item.split("=", 1) for item in args.set if "=" in item)
-    if len(settings) != len(args.set):
-        ap.error("--set takes NAME=VALUE")
-    try:
-        Rules.from_dict(settings)  # refused before minutes of filling, not after
-    except ValueError as exc:
-        ap.error(str(exc))
+    settings = rule_settings(ap, args.set)
     load_start = _load()
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db", migrate=True)

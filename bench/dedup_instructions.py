@@ -2,6 +2,7 @@
 and off, counted by valgrind (callgrind), on the store ``bench/dedup.py`` fills.
 
     .venv/bin/python bench/dedup_instructions.py [--store /tmp/fieldsync-dedup100k.db]
+                                                 [--set NAME=VALUE ...]
 
 Why: on a shared machine the rate of the same code varies by a third from one
 minute to the next (docs/PERFORMANCE.md), more than a change to detection
@@ -17,7 +18,9 @@ keeps it. Then two processes under callgrind, detection on and off, each copy
 it, push 400 records of the stream's next weeks uncounted (the caches warm),
 then ``--records`` counted, one push per tablet; this prints the
 instructions per record of each and their ratio. Without valgrind installed
-it says so and measures nothing.
+it says so and measures nothing. ``--set NAME=VALUE`` changes a duplicate
+rule for the counted pushes, as in ``bench/dedup.py`` (e.g. ``--set
+case_id_typo=false``).
 """
 
 from __future__ import annotations
@@ -56,8 +59,11 @@ def main() -> None:
     ap.add_argument("--stored", type=int, default=100_000)
     ap.add_argument("--records", type=int, default=1000)
     ap.add_argument("--devices", type=int, default=25)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a duplicate rule for the counted pushes (repeatable)")
     ap.add_argument("--side", choices=("on", "off"), help=argparse.SUPPRESS)  # one measurement
     args = ap.parse_args()
+    args.rules = bench.rule_settings(ap, args.set)
     if WARM + args.records > STREAM_AFTER:
         sys.exit(f"--records at most {STREAM_AFTER - WARM:,}")
     if args.side:
@@ -81,7 +87,8 @@ def main() -> None:
             sys.exit(f"the measurement with detection {side} failed (exit {run.returncode})")
         print(out.strip())
         counts[side] = float(re.search(r"([\d.]+)M instructions", out).group(1))
-    print(f"stored before: {args.stored:,} records; {args.records:,} records counted")
+    print(f"stored before: {args.stored:,} records; {args.records:,} records counted; "
+          "rules: " + (", ".join(args.set) or "defaults"))
     print(f"ratio on / off, as rates (instructions a record off / on): "
           f"{counts['off'] / counts['on']:.3f}")
 
@@ -105,7 +112,7 @@ def _measure(args) -> None:
         db = open_db(db_path, migrate=True)
         gc.collect()
         gc.freeze()
-        review_rules(db, "rss", {"enabled": args.side == "on"}, actor="bench")
+        review_rules(db, "rss", {**args.rules, "enabled": args.side == "on"}, actor="bench")
         bench.push_all(db, later[:WARM])
         instrument(True)
         zero_counts()
