@@ -122,7 +122,7 @@ class _Prepared:
     origin_json: str
     data_json: str               # the stored data's canonical JSON text
     findings_json: str
-    scores_json: tuple[str, str, str] | None
+    scores_json: tuple[str, str] | None
     duplicates: dedup.Detection | None = None  # issue 7: described before the write lock
 
 

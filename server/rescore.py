@@ -68,7 +68,7 @@ def record_scores(db: Database, row: dict, model: FormModel | None, spec=None,
 
 
 def keep_scores(db: Database, submission_id: int, scoring_version: str | None,
-                scores: dict | None, encoded: tuple[str, str, str] | None = None,
+                scores: dict | None, encoded: tuple[str, str] | None = None,
                 scored_at: str | None = None) -> None:
     """Keep scores (``{"scores", "indicators"}``) under their spec version.
 
@@ -76,24 +76,28 @@ def keep_scores(db: Database, submission_id: int, scoring_version: str | None,
     ``scored_at`` when they were scored, if not now."""
     if scoring_version is None or scores is None:
         return
-    _, scores_json, indicators_json = encoded or scores_text(scores)
+    scores_json, indicators_json = encoded or scores_text(scores)
     scores_q.put_scores(db, [(submission_id, scoring_version, scores_json,
                               indicators_json, scored_at or utcnow())])
 
 
-def scores_text(scores: dict) -> tuple[str, str, str]:
-    """``{"scores", "indicators"}`` as JSON text: the whole (the submission row's
-    column), the scores and the indicators (the by-version table's columns);
-    encoded once, the whole built around the parts.
+def scores_text(scores: dict) -> tuple[str, str]:
+    """``{"scores", "indicators"}`` as JSON text: the scores and the indicators
+    (the by-version table's columns; a row's column is built around them:
+    ``whole_scores_text`` where rescoring writes both, the scores alone where
+    ingest does, ``submissions.insert``).
 
     Encoded by orjson: some 35 numbers a record, whose shortest decimal form
     the standard library's encoder writes ten times slower (6% of ingest's
     instructions, bench/ingest_instructions.py). Not a hashed text: its
     spacing is free, and no score is NaN (it would read as null)."""
-    scores_json = orjson.dumps(scores["scores"]).decode()
-    indicators_json = orjson.dumps(scores["indicators"]).decode()
-    return (f'{{"scores":{scores_json},"indicators":{indicators_json}}}',
-            scores_json, indicators_json)
+    return (orjson.dumps(scores["scores"]).decode(),
+            orjson.dumps(scores["indicators"]).decode())
+
+
+def whole_scores_text(scores_json: str, indicators_json: str) -> str:
+    """The ``{"scores", "indicators"}`` document from ``scores_text``'s parts."""
+    return f'{{"scores":{scores_json},"indicators":{indicators_json}}}'
 
 
 def enqueue(db: Database, form_id: str, scoring_version: str,
@@ -248,11 +252,11 @@ def _rescore_rows(db, spec, job, rows, columns) -> tuple[int, int]:
         else:
             data = {c: v for c, v in zip(columns, row[5:]) if v is not None}
         result = scoring.score_record(spec, model, data)
-        whole, scores_json, indicators_json = scores_text(result)
+        scores_json, indicators_json = scores_text(result)
         if not has_version:
             keep.append((sid, version, scores_json, indicators_json, now))
         if update_current:
-            current.append((sid, whole, version))
+            current.append((sid, whole_scores_text(scores_json, indicators_json), version))
         rescored += 1
     scores_q.put_scores(db, keep)
     scores_q.set_current_scores(db, current)

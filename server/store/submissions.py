@@ -132,7 +132,7 @@ def insert(db: Database, rec: dict, seq: int | None = None) -> tuple[int, int]:
             rec.get("deprecated_id"), rec["content_hash"], rec["data_json"], rec.get("raw"),
             rec.get("raw_format", "json"), rec["state"], json.dumps(rec.get("flags", [])),
             rec.get("findings_json") or json.dumps(rec.get("findings", [])),
-            f'{{"scores":{scores_json[1]}}}' if scores_json else (
+            f'{{"scores":{scores_json[0]}}}' if scores_json else (
                 json.dumps(rec["scores"]) if rec.get("scores") is not None else None),
             rec.get("scoring_version"), rec.get("review_state") or "received",
             rec.get("origin_json") or origin_text(rec.get("origin") or {}),
