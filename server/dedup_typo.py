@@ -45,7 +45,7 @@ and round (old records in no date order, a year's backlog) would load most of
 the store's weeks into the map, again for every such batch. Its lookups scan
 instead every key of the form and round held in day order (``DayOrder``: read
 whole once, about 90 bytes a key, kept current like the map, at most
-``MAX_ROUND_KEYS`` per process, let go when idle as weeks are). The person
+``MAX_ROUND_KEYS`` per process, let go when idle, later than weeks). The person
 keys in a record's window are compared with its own in C (rapidfuzz), and the
 rows of those one edit away read by id. A round with more keys than the bound
 is read from the store, one record's window at a time
