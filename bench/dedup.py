@@ -10,7 +10,7 @@ interviews a day, planted duplicates) through the one ingest function with
 detection on, so the respondent-key, device/day and typo indexes are full.
 Then, in the same run and on the same store, alternates: ingest ``--records``
 new records with detection on, then as many with it off (``fieldsync review
-rules --set enabled=false``), one push per tablet (``server.ingest.ingest``,
+rules --set enabled=false``), one push per tablet (``server.ingest.pipeline.ingest``,
 in-process: validation, scoring, answers projection, durable commits with
 synchronous=FULL). Prints records/s of each run and the median of each side
 and their ratio.
@@ -42,12 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.dedup import FLAG  # noqa: E402
-from server.duplicates import Rules  # noqa: E402
-from server.formcache import model_for  # noqa: E402
-from server.ingest import ingest  # noqa: E402
-from server.registry import publish_builtin_rss  # noqa: E402
-from server.review import review_rules  # noqa: E402
+from server.dedup.detect import FLAG  # noqa: E402
+from server.dedup.rules import Rules  # noqa: E402
+from server.registry.models import model_for  # noqa: E402
+from server.ingest.pipeline import ingest  # noqa: E402
+from server.registry.publish import publish_builtin_rss  # noqa: E402
+from server.review.actions import review_rules  # noqa: E402
 from server.store import open_db  # noqa: E402
 from tests.flows.dedup_population import batches, population  # noqa: E402
 

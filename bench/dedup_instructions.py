@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import dedup as bench  # noqa: E402  (bench/dedup.py: the same stream and pushes)
 
-from server import dedup_typo  # noqa: E402
-from server.formcache import model_for  # noqa: E402
-from server.registry import publish_builtin_rss  # noqa: E402
-from server.review import review_rules  # noqa: E402
+from server.dedup import typo as dedup_typo  # noqa: E402
+from server.registry.models import model_for  # noqa: E402
+from server.registry.publish import publish_builtin_rss  # noqa: E402
+from server.review.actions import review_rules  # noqa: E402
 from server.store import open_db  # noqa: E402
 
 WARM = 400

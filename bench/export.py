@@ -1,10 +1,10 @@
-"""Export throughput and memory: `fieldsync export` (server.export) vs a plain baseline.
+"""Export throughput and memory: `fieldsync export` (server.exports.stream) vs a plain baseline.
 
     .venv/bin/python bench/export.py --records 1000000 --runs 3
 
 Setup (honest, through the store layer; about 4 minutes for 1M on 2 cores): the
 RSS form is published into a new store; 64 distinct RSS records are validated
-and scored once through the real pipeline (server.ingest); then N submissions are
+and scored once through the real pipeline (server.ingest.pipeline); then N submissions are
 written through the store layer (``server.store.submissions.insert`` +
 ``server.store.answers.project``) by cycling those 64 with fresh instance ids and
 case ids, in transactions of 20,000: the same rows and flat answers table ingest
@@ -14,7 +14,7 @@ baseline table is then filled from the export's own rows. The store is kept in
 
 Each trial runs in its own process and reports rows, wall seconds, CPU seconds
 and its peak RSS (VmHWM):
-- export:   server.export to CSV (SQL over the flat answers table joined with
+- export:   server.exports.stream to CSV (SQL over the flat answers table joined with
             submissions, scores by json_extract, select_multiple split, streamed)
 - baseline: a plain ``SELECT *`` of a flat table holding the same values,
             written with the csv module.
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def generate(db_path: Path, n: int) -> None:
-    from server.formcache import model_for
-    from server.ingest import ingest
-    from server.serve import prepare_store
+    from server.registry.models import model_for
+    from server.ingest.pipeline import ingest
+    from server.ops.serve import prepare_store
     from server.store import answers as answers_q
     from server.store import open_db
     from server.store import submissions as subs_q
@@ -81,7 +81,7 @@ def generate(db_path: Path, n: int) -> None:
 
 def make_baseline_table(db_path: Path) -> None:
     """The export's values, materialised once into a plain flat table."""
-    from server.export import ExportOptions, export_plan, rows
+    from server.exports.stream import ExportOptions, export_plan, rows
     from server.store import exports as exports_q
     from server.store import open_db
 
@@ -102,7 +102,7 @@ def make_baseline_table(db_path: Path) -> None:
 def trial(kind: str, db_path: Path, out: Path) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     if kind == "export":
-        from server.export import ExportOptions, export_plan, stream
+        from server.exports.stream import ExportOptions, export_plan, stream
         from server.store import open_db
 
         db = open_db(db_path)

@@ -45,9 +45,9 @@ import sqlite_utils  # noqa: E402
 from score import make_records  # noqa: E402  (bench/score.py)
 
 from forms.xlsform import convert_xlsform  # noqa: E402
-from server.ingest import ingest  # noqa: E402
+from server.ingest.pipeline import ingest  # noqa: E402
 from server.store import open_db  # noqa: E402
-from server.serve import prepare_store  # noqa: E402
+from server.ops.serve import prepare_store  # noqa: E402
 from tests.helpers.live import LiveServer  # noqa: E402
 
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import convert_xlsform, prefill, rss_records  # noqa: E402  (bench/ingest.py)
-from server.serve import prepare_store  # noqa: E402
+from server.ops.serve import prepare_store  # noqa: E402
 from tests.helpers.live import LiveServer  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def start(checkout: Path, db_path: Path, store: Path | None = None) -> LiveServe
     (from a copy of ``store`` when given)."""
     if store is not None:
         shutil.copyfile(store, db_path)
-    subprocess.run([sys.executable, "-c", "import sys; from server.serve import "
+    subprocess.run([sys.executable, "-c", "import sys; from server.ops.serve import "
                     "prepare_store; prepare_store(sys.argv[1])", str(db_path)],
                    cwd=checkout, check=True, stdout=subprocess.DEVNULL)
     here = os.getcwd()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import dedup_instructions as counter  # noqa: E402  (bench/dedup_instructions.py)
 from ingest import convert_xlsform, ingest, open_db, prepare_store, rss_records  # noqa: E402
-from server.serve import settle_worker  # noqa: E402
+from server.ops.serve import settle_worker  # noqa: E402
 
 
 def main() -> None:

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forms.instance import record_to_instance  # noqa: E402
-from server.accounts import token_create, user_add  # noqa: E402
-from server.registry import model_get  # noqa: E402
+from server.accounts.users import token_create, user_add  # noqa: E402
+from server.registry.publish import model_get  # noqa: E402
 from server.store import open_db  # noqa: E402
 
 PASSWORD = "bench-password-1"

@@ -5,7 +5,7 @@
 Ingests N synthetic RSS records (``bench/score.py``'s ``make_records``) into a
 temporary store through the ingest pipeline, then, per run, publishes a new
 spec version (rss-v1's codings under a new label, so every record changes) and
-times ``server.rescore.rescore_pending``: reading each record's answers from the
+times ``server.scores.rescore.rescore_pending``: reading each record's answers from the
 flat answers table, scoring it, keeping the scores under the new version and
 updating the submission row with a new seq, in committed batches of 1,000.
 Baseline, same store, same run: one transaction that SELECTs the same rows'
@@ -28,13 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.score import make_records  # noqa: E402
-from server.formcache import model_for  # noqa: E402
-from server.ingest import ingest  # noqa: E402
-from server.registry import publish_builtin_rss  # noqa: E402
-from server.rescore import rescore_pending  # noqa: E402
-from server.scoring_specs import install_builtin_specs, scoring_publish  # noqa: E402
+from server.registry.models import model_for  # noqa: E402
+from server.ingest.pipeline import ingest  # noqa: E402
+from server.registry.publish import publish_builtin_rss  # noqa: E402
+from server.scores.rescore import rescore_pending  # noqa: E402
+from server.scores.specs import install_builtin_specs, scoring_publish  # noqa: E402
 from server.store import open_db  # noqa: E402
-from server.store.openrosa import write_transaction  # noqa: E402
+from server.store.db import write_transaction  # noqa: E402
 
 RUNS = 5
 INGEST_BATCH = 500

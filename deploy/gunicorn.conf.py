@@ -21,13 +21,13 @@ forwarded_allow_ips = "127.0.0.1"   # trust X-Forwarded-Proto from the local pro
 
 def on_starting(server):
     """Migrate the store and publish the built-in form once, before workers fork."""
-    from server.serve import prepare_store
+    from server.ops.serve import prepare_store
 
     prepare_store(os.environ.get("FIELDSYNC_DB", "fieldsync.db"))
 
 
 def post_worker_init(worker):
     """Leave the worker's startup objects out of the collector's full passes."""
-    from server.serve import settle_worker
+    from server.ops.serve import settle_worker
 
     settle_worker(worker)

@@ -1,4 +1,4 @@
-"""`fieldsync user ...` and `fieldsync token ...`: wrappers of server.accounts."""
+"""`fieldsync user ...` and `fieldsync token ...`: wrappers of server.accounts.users."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from server import accounts
+from server.accounts import users as accounts
 from server.cli.common import db_option, store
 
 

@@ -1,4 +1,4 @@
-"""`fieldsync backup OUT` and `fieldsync restore IN`: wrappers of server.backup."""
+"""`fieldsync backup OUT` and `fieldsync restore IN`: wrappers of server.ops.backup."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import click
 
-from server import backup as backup_mod
+from server.ops import backup as backup_mod
 from server.cli.common import db_option
 
 

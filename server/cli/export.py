@@ -1,4 +1,4 @@
-"""`fieldsync export FORM_ID`: a wrapper of server.export, progress on stderr."""
+"""`fieldsync export FORM_ID`: a wrapper of server.exports.stream, progress on stderr."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import click
 
 from server.cli.common import db_option, store
-from server.export import FORMATS, ExportOptions, export_plan, stream
+from server.exports.stream import FORMATS, ExportOptions, export_plan, stream
 
 
 def register(cli: click.Group) -> None:

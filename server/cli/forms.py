@@ -1,4 +1,4 @@
-"""`fieldsync forms ...`: wrappers of server.registry (and forms.check)."""
+"""`fieldsync forms ...`: wrappers of server.registry.publish (and forms.check)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from forms.check import check_files
-from server import registry
+from server.registry import publish as registry
 from server.cli.common import db_option, store
 
 

@@ -1,4 +1,4 @@
-"""`fieldsync review ...`: wrappers of server.review (issue 7).
+"""`fieldsync review ...`: wrappers of server.review.actions (issue 7).
 
 Each command calls the function of the same name (``review_queue``,
 ``review_show``, ``review_set``, ``review_resolve``, ``review_duplicates``,
@@ -11,7 +11,7 @@ import json
 
 import click
 
-from server import review
+from server.review import actions as review
 from server.cli.common import db_option, store
 
 

@@ -1,5 +1,5 @@
 """`fieldsync score`, `fieldsync scoring ...`, `fieldsync rescore`, `fieldsync trends`:
-wrappers of server.score_file, server.scoring_specs, server.rescore, server.trends."""
+wrappers of server.scores.score_file, server.scores.specs, server.scores.rescore, server.scores.trends."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import click
 
-from server import rescore as rescore_api
-from server import scoring_specs
+from server.scores import rescore as rescore_api
+from server.scores import specs as scoring_specs
 from server.cli.common import db_option, store
-from server.score_file import score as score_api
-from server.trends import BY_CHOICES
-from server.trends import trends as trends_api
+from server.scores.score_file import score as score_api
+from server.scores.trends import BY_CHOICES
+from server.scores.trends import trends as trends_api
 
 
 def register(cli: click.Group) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from server.cli.common import db_option
-from server.serve import serve as run_server
+from server.ops.serve import serve as run_server
 
 
 def register(cli: click.Group) -> None:

@@ -1,5 +1,5 @@
 """`fieldsync upstream ...`, `fieldsync outbox ...` and `fieldsync worker`:
-wrappers of server.outbox and server.worker."""
+wrappers of server.forwarding.outbox and server.ops.worker."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from server import outbox
-from server import worker as worker_mod
+from server.forwarding import outbox
+from server.ops import worker as worker_mod
 from server.cli.common import db_option, store
 
 
@@ -71,7 +71,7 @@ def outbox_retry(instance_ids, db_path):
 @click.option("--interval", default=10.0, show_default=True, type=float,
               help="Seconds between forwarding rounds.")
 @click.option("--rescore-interval", default=300.0, show_default=True, type=float,
-              help="Seconds between rescoring rounds (if server.rescore exists).")
+              help="Seconds between rescoring rounds (if server.scores.rescore exists).")
 @click.option("--office", default=None, help="This office's name [$FIELDSYNC_OFFICE].")
 @click.option("--timeout", default=30.0, show_default=True, type=float,
               help="Read timeout of each request to the upstream, in seconds.")

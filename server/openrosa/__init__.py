@@ -5,5 +5,5 @@
     digest.py      RFC 2617/7616 Digest: stateless HMAC nonces, response check (pure)
     authn.py       Basic and Digest authenticators for ``requires(...)``
     xml.py         formList, manifest and OpenRosaResponse documents (pure)
-    submission.py  a multipart POST -> one record for ``server.ingest``
+    submission.py  a multipart POST -> one record for ``server.ingest.pipeline``
 """

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request
 from werkzeug.security import check_password_hash
 
-from server.accounts import DIGEST_REALM, digest_ha1
+from server.accounts.users import DIGEST_REALM, digest_ha1
 from server.openrosa import digest
 from server.openrosa.errors import OpenRosaError
 from server.store import openrosa as openrosa_q

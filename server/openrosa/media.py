@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from sqlite_utils import Database
 
-from server import registry
+from server.registry import publish as registry
 from server.openrosa.errors import OpenRosaError
 from server.store import audit
 from server.store import openrosa as openrosa_q

@@ -1,4 +1,4 @@
-"""One OpenRosa submission POST -> one record through ``server.ingest``.
+"""One OpenRosa submission POST -> one record through ``server.ingest.pipeline``.
 
 Collect sends the instance as the multipart part ``xml_submission_file`` and
 each photo, recording or file as a part named by its file name. A record too
@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from forms.instance import instance_to_record, parse_instance
-from server.formcache import model_for
+from server.registry.models import model_for
 from server.openrosa.errors import OpenRosaError
 from sync.protocol import INSTANCE_ID_RE
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from marshmallow import Schema, fields, validate
 
-from server import accounts
-from server.auth import actor, requires
+from server.accounts import users as accounts
+from server.accounts.auth import actor, requires
 from server.routes.forms import load_json
 from server.routes.params import int_arg
 from server.store import audit

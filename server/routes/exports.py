@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from server.auth import requires
+from server.accounts.auth import requires
 from server.errors import FieldsyncError
-from server.export import FORMATS, ExportOptions, export_plan, stream
+from server.exports.stream import FORMATS, ExportOptions, export_plan, stream
 from server.store import open_db
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request
 from marshmallow import Schema, ValidationError, fields, validate
 
-from server import registry
-from server.auth import actor, requires
+from server.registry import publish as registry
+from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
 
 bp = Blueprint("forms", __name__, url_prefix="/api/v1")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from server.auth import actor, bearer_user, requires
+from server.accounts.auth import actor, bearer_user, requires
 from server.errors import FieldsyncError
-from server.ingest import ingest
+from server.ingest.pipeline import ingest
 from server.openrosa import authn, media, submission
 from server.openrosa import xml as orxml
 from server.openrosa.catalog import form_list_entries
-from server.registry import version_get
+from server.registry.publish import version_get
 
 bp = Blueprint("openrosa", __name__)
 media_bp = Blueprint("media", __name__, url_prefix="/api/v1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from marshmallow import Schema, fields
 
-from server import outbox
-from server.auth import actor, requires
+from server.forwarding import outbox
+from server.accounts.auth import actor, requires
 from server.routes.forms import load_json
 from server.routes.params import int_arg
 

@@ -1,7 +1,7 @@
 """JSON API for the supervisor's review: queues, review states, duplicates (issue 7).
 
 Thin routes: parse the query or body, check ``submissions.review`` (admin,
-supervisor), call one function of ``server.review``, render its answer.
+supervisor), call one function of ``server.review.actions``, render its answer.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from marshmallow import Schema, fields, validate
 
-from server import review
-from server.auth import actor, requires
+from server.review import actions as review
+from server.accounts.auth import actor, requires
 from server.routes.forms import load_json
 from server.routes.params import int_arg
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from server import rescore, scoring_specs
-from server.auth import actor, requires
+from server.scores import rescore
+from server.scores import specs as scoring_specs
+from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
-from server.trends import trends as compute_trends
+from server.scores.trends import trends as compute_trends
 
 bp = Blueprint("scores", __name__, url_prefix="/api/v1")
 MAX_SPEC_BYTES = 4 * 1024 * 1024

@@ -9,9 +9,9 @@ import zlib
 
 from flask import Blueprint, Response, current_app, g, request
 
-from server.auth import actor, requires
+from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
-from server.ingest import change_record, ingest
+from server.ingest.pipeline import change_record, ingest
 from server.routes.params import int_arg
 from server.store import submissions as subs_q
 from sync.protocol import load_batch

@@ -3,10 +3,10 @@ found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
 day range, read from covering indexes; form, round and day range for the typo
-rule's map, ``server.dedup_typo``), bounded by a LIMIT or by its days, so its
+rule's map, ``server.dedup.typo``), bounded by a LIMIT or by its days, so its
 cost grows neither with the number of stored records nor with how many
 records share a key: one statement per rule and record, or, for the person
-and near-in-time rules, one per rule and batch (``server.dedup_lookups``).
+and near-in-time rules, one per rule and batch (``server.dedup.lookups``).
 Whether a candidate is still live (a current record not resolved as a
 duplicate) is asked, with its answers, only for the few candidates the rules
 kept, by primary key (``confirm_rows``). Candidates are not versions of the
@@ -127,7 +127,7 @@ def versions_of(db: Database, logical_id: str) -> set[int]:
     return {r[0] for r in db.conn.execute(*subs_q.of_logical("id", logical_id))}
 
 
-# The typo rule's keys (``server.dedup_typo``): rows of ``TYPO_KEY``. Its map is
+# The typo rule's keys (``server.dedup.typo``): rows of ``TYPO_KEY``. Its map is
 # read through a connection of its own, so these give the statement and its
 # parameters; ``*_on`` run one on the caller's connection.
 
@@ -207,7 +207,7 @@ def keys_changed_on(db: Database, seq: int) -> list[tuple]:
     return db.conn.execute(*keys_changed_since(seq, -1)).fetchall()
 
 
-# The same lookups for a whole batch (``server.dedup_lookups``): one statement per
+# The same lookups for a whole batch (``server.dedup.lookups``): one statement per
 # rule and batch, bounded by ``limit``; the caller falls back to the per-record
 # statements above when a bound is reached.
 

@@ -371,8 +371,8 @@ def m0009_duplicate_typo_index(db: Database) -> None:
     # field i answered; one bit of its hash), with which most candidates are
     # dropped without reading them. This migration also built a stored typo
     # index in place of the hashed respondent_key_variants; that index left the
-    # store in 0013 (server/dedup_typo.py), so it is no longer built here.
-    from server import duplicates as dup  # pure functions, no database
+    # store in 0013 (server/dedup/typo.py), so it is no longer built here.
+    from server.dedup import rules as dup  # pure functions, no database
 
     db.execute("ALTER TABLE respondent_keys ADD COLUMN answered INTEGER")
     db.execute("ALTER TABLE respondent_keys ADD COLUMN sketch INTEGER")
@@ -386,7 +386,7 @@ def m0009_duplicate_typo_index(db: Database) -> None:
 @migrations(name="0010_duplicate_typo_index_by_day")
 def m0010_duplicate_typo_index_by_day(db: Database) -> None:
     # Rebuilt the stored typo index keyed by day; that index left the store in
-    # 0013 (server/dedup_typo.py), so there is nothing left to do here.
+    # 0013 (server/dedup/typo.py), so there is nothing left to do here.
     pass
 
 
@@ -414,7 +414,7 @@ def m0012_duplicate_near_covering_indexes(db: Database) -> None:
 
 @migrations(name="0013_typo_keys_by_round_and_day")
 def m0013_typo_keys_by_round_and_day(db: Database) -> None:
-    # The typo rule's deletion variants leave the store (server/dedup_typo.py
+    # The typo rule's deletion variants leave the store (server/dedup/typo.py
     # keeps them in memory, a week at a time): stored, each record wrote a dozen
     # random-position rows whose pages, through the WAL and its checkpoints,
     # made up most of detection's cost at ingest. Its keys are read instead

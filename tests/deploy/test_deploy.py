@@ -155,7 +155,7 @@ def test_restore_refuses_a_file_that_is_not_a_sound_store(tmp_path):
 
 
 def test_restore_over_an_existing_store_needs_force_and_keeps_the_old_one(tmp_path):
-    from server.serve import prepare_store
+    from server.ops.serve import prepare_store
 
     prepare_store(str(tmp_path / "a.db"))
     prepare_store(str(tmp_path / "cur.db"))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from server.dedup import FLAG
-from server.ingest import ingest
-from server.registry import publish_builtin_rss
-from server.formcache import model_for
+from server.dedup.detect import FLAG
+from server.ingest.pipeline import ingest
+from server.registry.publish import publish_builtin_rss
+from server.registry.models import model_for
 from tests.flows.dedup_population import KINDS, batches, population
 
 

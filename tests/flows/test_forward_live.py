@@ -15,7 +15,7 @@ import uuid
 import pytest
 import requests
 
-from server import outbox
+from server.forwarding import outbox
 from server.store import open_db
 from tests.faults.proxy import FaultProxy
 from tests.helpers.forwarding import held, rss_records

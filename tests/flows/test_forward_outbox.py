@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from server import outbox
-from server.forwarder import forward_once, forward_until_idle
+from server.forwarding import outbox
+from server.forwarding.forwarder import forward_once, forward_until_idle
 from server.store import open_db
 from server.store import submissions as subs_q
 from tests.helpers.forwarding import (AppSession, held, hq_app, ingest_at_office,

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from server.accounts import token_create, user_add
+from server.accounts.users import token_create, user_add
 from server.app import create_app
-from server.ingest import ingest
-from server.serve import prepare_store
+from server.ingest.pipeline import ingest
+from server.ops.serve import prepare_store
 from server.store import open_db
 from server.store import submissions as subs_q
 from tests.scoring.rss_records import BEST, WORST, build

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from server.accounts import token_create, user_add
+from server.accounts.users import token_create, user_add
 from server.store import open_db
 
 

@@ -1,0 +1,1 @@
+"""Probable-duplicate detection: the rules, person keys, answer similarity and candidate lookups."""

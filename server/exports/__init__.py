@@ -1,0 +1,1 @@
+"""Consolidated exports streamed as CSV, JSON lines or XLSX."""

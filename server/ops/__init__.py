@@ -1,0 +1,1 @@
+"""Running fieldsync: the server process, the worker process, backup and restore."""

@@ -1,0 +1,1 @@
+"""The supervisor's review: queues, review states and resolving probable duplicates."""

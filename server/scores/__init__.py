@@ -1,0 +1,1 @@
+"""Scores in the store: scoring specs, rescoring, trends and scoring files."""

@@ -1,0 +1,184 @@
+"""OpenRosa authentication: Digest (RFC 2617, qop=auth, MD5) and Basic, with a
+401 that challenges both, stateless nonces, replay and staleness."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+
+import requests
+from requests.auth import HTTPDigestAuth
+
+from server.openrosa.digest import Nonces
+
+PASSWORD = "collect-pass-1"
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def challenge(response: requests.Response) -> dict[str, str]:
+    digest = next(v for v in response.raw.headers.getlist("WWW-Authenticate")
+                  if v.startswith("Digest "))
+    pairs = re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', digest[len("Digest "):])
+    return {key: quoted or bare for key, quoted, bare in pairs}
+
+
+def digest_header(ch: dict, user: str, password: str, method: str, uri: str, nc: int,
+                  cnonce: str = "0a4f113b", algorithm: str | None = "MD5") -> str:
+    ha1 = md5(f"{user}:{ch['realm']}:{password}")
+    ha2 = md5(f"{method}:{uri}")
+    nc_hex = f"{nc:08x}"
+    response = md5(f"{ha1}:{ch['nonce']}:{nc_hex}:{cnonce}:auth:{ha2}")
+    header = (f'Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
+              f'uri="{uri}", qop=auth, nc={nc_hex}, cnonce="{cnonce}", '
+              f'response="{response}", opaque="{ch["opaque"]}"')
+    return header + (f", algorithm={algorithm}" if algorithm else "")
+
+
+def enumerator(server) -> None:
+    server.token_for("enum1", "enumerator", PASSWORD)
+
+
+def test_without_credentials_formlist_is_401_with_digest_and_basic_challenges(live_server):
+    r = requests.get(f"{live_server.url}/formList", timeout=10)
+    assert r.status_code == 401
+    assert r.headers["X-OpenRosa-Version"] == "1.0"
+    values = r.raw.headers.getlist("WWW-Authenticate")
+    assert values[0].startswith("Digest ") and 'qop="auth"' in values[0]
+    assert any(v.startswith("Basic realm=") for v in values)
+    ch = challenge(r)
+    assert ch["realm"] == "fieldsync" and ch["nonce"] and ch["opaque"]
+    assert ch["algorithm"] == "MD5"
+
+
+def test_requests_digest_auth_lists_forms_and_submits(live_server):
+    enumerator(live_server)
+    s = requests.Session()
+    s.auth = HTTPDigestAuth("enum1", PASSWORD)
+    assert s.get(f"{live_server.url}/formList", timeout=10).status_code == 200
+    for _ in range(3):  # the nonce is reused with a growing nc
+        assert s.head(f"{live_server.url}/submission", timeout=10).status_code == 204
+
+
+def test_a_hand_rolled_digest_response_is_accepted_with_or_without_algorithm(live_server):
+    enumerator(live_server)
+    ch = challenge(requests.get(f"{live_server.url}/formList", timeout=10))
+    for nc, algorithm in ((1, "MD5"), (2, None)):
+        r = requests.get(f"{live_server.url}/formList", timeout=10, headers={
+            "Authorization": digest_header(ch, "enum1", PASSWORD, "GET", "/formList", nc,
+                                           algorithm=algorithm)})
+        assert r.status_code == 200, r.text
+
+
+def test_a_replayed_digest_response_is_refused_as_stale(live_server):
+    enumerator(live_server)
+    ch = challenge(requests.get(f"{live_server.url}/formList", timeout=10))
+    header = {"Authorization": digest_header(ch, "enum1", PASSWORD, "GET", "/formList", 1)}
+    assert requests.get(f"{live_server.url}/formList", headers=header,
+                        timeout=10).status_code == 200
+    replay = requests.get(f"{live_server.url}/formList", headers=header, timeout=10)
+    assert replay.status_code == 401
+    assert "stale=true" in replay.raw.headers.getlist("WWW-Authenticate")[0]
+
+
+def test_a_wrong_password_or_forged_nonce_is_401(live_server):
+    enumerator(live_server)
+    ch = challenge(requests.get(f"{live_server.url}/formList", timeout=10))
+    wrong = digest_header(ch, "enum1", "not-the-password", "GET", "/formList", 1)
+    forged = digest_header({**ch, "nonce": "1.2.3"}, "enum1", PASSWORD, "GET", "/formList", 1)
+    other_uri = digest_header(ch, "enum1", PASSWORD, "GET", "/api/v1/forms", 2)
+    for header in (wrong, forged, other_uri):
+        r = requests.get(f"{live_server.url}/formList", headers={"Authorization": header},
+                         timeout=10)
+        assert r.status_code == 401
+
+
+def test_an_expired_nonce_answers_stale_so_the_client_retries(live_server):
+    enumerator(live_server)
+    requests.get(f"{live_server.url}/formList", timeout=10)  # the secret exists from here
+    db = live_server.db()
+    try:
+        [secret] = db.execute("SELECT value FROM openrosa_secrets WHERE name = 'digest'"
+                              ).fetchone()
+    finally:
+        db.close()
+    old = Nonces(secret, clock=lambda: time.time() - 3600)  # signed, but an hour old
+    ch = {"realm": "fieldsync", "nonce": old.issue(), "opaque": old.opaque}
+    r = requests.get(f"{live_server.url}/formList", timeout=10, headers={
+        "Authorization": digest_header(ch, "enum1", PASSWORD, "GET", "/formList", 1)})
+    assert r.status_code == 401
+    assert "stale=true" in r.raw.headers.getlist("WWW-Authenticate")[0]
+    # requests' HTTPDigestAuth takes the fresh challenge and succeeds
+    assert requests.get(f"{live_server.url}/formList", timeout=10,
+                        auth=HTTPDigestAuth("enum1", PASSWORD)).status_code == 200
+
+
+def test_nonces_from_before_a_restart_still_verify(live_server):
+    enumerator(live_server)
+    ch = challenge(requests.get(f"{live_server.url}/formList", timeout=10))
+    live_server.restart()
+    r = requests.get(f"{live_server.url}/formList", timeout=10, headers={
+        "Authorization": digest_header(ch, "enum1", PASSWORD, "GET", "/formList", 1)})
+    assert r.status_code == 200
+
+
+def test_basic_credentials_work_and_wrong_ones_are_401(live_server):
+    enumerator(live_server)
+    for _ in range(2):  # the second is answered from the verified-credentials cache
+        assert requests.get(f"{live_server.url}/formList", auth=("enum1", PASSWORD),
+                            timeout=10).status_code == 200
+    assert requests.get(f"{live_server.url}/formList", auth=("enum1", "wrong-pass"),
+                        timeout=10).status_code == 401
+    garbage = {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}
+    assert requests.get(f"{live_server.url}/formList", headers=garbage,
+                        timeout=10).status_code == 401
+
+
+def test_a_changed_password_no_longer_opens_basic_or_digest(live_server):
+    enumerator(live_server)
+    assert requests.get(f"{live_server.url}/formList", auth=("enum1", PASSWORD),
+                        timeout=10).status_code == 200
+    from server.accounts.users import set_password
+    db = live_server.db()
+    try:
+        set_password(db, "enum1", "a-new-password")
+    finally:
+        db.close()
+    assert requests.get(f"{live_server.url}/formList", auth=("enum1", PASSWORD),
+                        timeout=10).status_code == 401
+    assert requests.get(f"{live_server.url}/formList", timeout=10,
+                        auth=HTTPDigestAuth("enum1", "a-new-password")).status_code == 200
+
+
+def test_an_account_without_ha1_gains_digest_after_one_basic_sign_in(live_server):
+    enumerator(live_server)
+    db = live_server.db()
+    try:
+        db.execute("UPDATE users SET digest_ha1 = NULL WHERE name = 'enum1'")
+    finally:
+        db.close()
+    digest = HTTPDigestAuth("enum1", PASSWORD)
+    url = f"{live_server.url}/formList"
+    assert requests.get(url, auth=digest, timeout=10).status_code == 401
+    assert requests.get(url, auth=("enum1", PASSWORD), timeout=10).status_code == 200
+    assert requests.get(url, auth=HTTPDigestAuth("enum1", PASSWORD),
+                        timeout=10).status_code == 200
+
+
+def test_a_bearer_token_also_works_on_openrosa_routes(live_server):
+    token = live_server.token_for("enum2", "enumerator", PASSWORD)
+    r = requests.head(f"{live_server.url}/submission", timeout=10,
+                      headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 204
+
+
+def test_an_analyst_may_list_forms_but_not_submit(live_server):
+    live_server.token_for("ana", "analyst", PASSWORD)
+    auth = HTTPDigestAuth("ana", PASSWORD)
+    assert requests.get(f"{live_server.url}/formList", auth=auth, timeout=10).status_code == 200
+    r = requests.head(f"{live_server.url}/submission", auth=auth, timeout=10)
+    assert r.status_code == 403 and r.headers["X-OpenRosa-Version"] == "1.0"
