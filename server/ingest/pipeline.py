@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from forms.model import FormModel
 from server.ingest import answers
 from server.dedup import detect as dedup
+from server.entities import apply as entities  # issue 23: entity lists
 from server.forwarding import hq
 from server.scores import rescore
 from server.ingest.assess import Assessment, assess
@@ -258,7 +259,23 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     missing = _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])
-    return _result(db, row, status, missing)
+    result = _result(db, row, status, missing)
+    _apply_entity(db, item, row, ctx, result)  # issue 23
+    return result
+
+
+def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
+                  result: dict) -> None:
+    """Entity lists (issue 23, server/entities): create or update the entity a
+    current record's entity block names, in the record's own transaction; the
+    result says what became of it. Records forwarded to HQ leave the office's
+    lists alone."""
+    block = item.rec.get("entity")
+    if not block or item.model is None or row["state"] != "current" or ctx.door == "forward":
+        return
+    outcome = entities.apply_record(db, item.model, row, block, ctx.user)
+    if outcome is not None:
+        result["entity"] = outcome
 
 
 def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:

@@ -1,0 +1,368 @@
+"""Queries on entity lists: lists, entities and their versions, conflicts kept
+for review, teams (who carries which part of a list) and due schedules.
+
+Every change to an entity bumps its list's ``revision`` in the same
+transaction; the list file's OpenRosa hash is derived from it, so a tablet
+downloads a list again exactly when something in it changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from sqlite_utils import Database
+
+from server.store.answers import main_table, q
+from server.store.clock import utcnow
+
+LIST_COLUMNS = ("name", "properties", "key_property", "revision", "created_at", "created_by")
+ENTITY_COLUMNS = ("id", "list", "uuid", "label", "version", "properties", "assignee",
+                  "key_norm", "created_at", "updated_at", "open_conflicts")
+VERSION_COLUMNS = ("entity_id", "version", "label", "properties", "changes", "source",
+                   "submission_id", "base_version", "branch_id", "actor", "at")
+CONFLICT_COLUMNS = ("id", "list", "entity_uuid", "entity_id", "submission_id", "reason",
+                    "base_version", "current_version", "proposed", "detected_at",
+                    "resolution", "resolved_by", "resolved_at", "comment")
+PAGE = 1000  # rows per statement when streaming a list
+
+
+def _dict(columns, row, json_keys=()) -> dict | None:
+    if row is None:
+        return None
+    out = dict(zip(columns, row))
+    for key in json_keys:
+        if out.get(key) is not None:
+            out[key] = json.loads(out[key])
+    return out
+
+
+# Lists ----------------------------------------------------------------------------
+
+def get_list(db: Database, name: str) -> dict | None:
+    row = db.execute(f"SELECT {', '.join(LIST_COLUMNS)} FROM entity_lists WHERE name = ?",
+                     [name]).fetchone()
+    return _dict(LIST_COLUMNS, row, ("properties",))
+
+
+def list_lists(db: Database) -> list[dict]:
+    rows = db.execute(
+        f"SELECT {', '.join('l.' + c for c in LIST_COLUMNS)}, "
+        "(SELECT count(*) FROM entities e WHERE e.list = l.name), "
+        "(SELECT count(*) FROM entity_conflicts c WHERE c.list = l.name "
+        "AND c.resolution IS NULL) FROM entity_lists l ORDER BY l.name").fetchall()
+    return [{**_dict(LIST_COLUMNS, r[:-2], ("properties",)), "entities": r[-2],
+             "open_conflicts": r[-1]} for r in rows]
+
+
+def ensure_list(db: Database, name: str, actor: str | None) -> None:
+    db.execute("INSERT OR IGNORE INTO entity_lists (name, created_at, created_by) "
+               "VALUES (?, ?, ?)", [name, utcnow(), actor])
+
+
+def set_list(db: Database, name: str, *, properties: list[str] | None = None,
+             key_property: str | None = None) -> None:
+    if properties is not None:
+        db.execute("UPDATE entity_lists SET properties = ? WHERE name = ?",
+                   [json.dumps(properties), name])
+    if key_property is not None:
+        db.execute("UPDATE entity_lists SET key_property = ? WHERE name = ?",
+                   [key_property or None, name])
+
+
+def bump_revision(db: Database, name: str) -> int:
+    return db.execute("UPDATE entity_lists SET revision = revision + 1 WHERE name = ? "
+                      "RETURNING revision", [name]).fetchone()[0]
+
+
+def rekey(db: Database, name: str, key_property: str | None, normalise) -> None:
+    """Recompute every entity's ``key_norm`` from its properties (after the list's
+    key property changed); ``normalise`` turns a value into its key."""
+    rows = db.execute("SELECT id, properties FROM entities WHERE list = ?", [name]).fetchall()
+    db.conn.executemany(
+        "UPDATE entities SET key_norm = ? WHERE id = ?",
+        [(normalise(json.loads(props).get(key_property)) if key_property else None, eid)
+         for eid, props in rows])
+
+
+def count_open_conflicts(db: Database, name: str) -> int:
+    return db.execute("SELECT count(*) FROM entity_conflicts WHERE list = ? AND "
+                      "resolution IS NULL", [name]).fetchone()[0]
+
+
+def revision(db: Database, name: str) -> int | None:
+    row = db.execute("SELECT revision FROM entity_lists WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+# Entities -------------------------------------------------------------------------
+
+_SELECT_ENTITY = f"SELECT {', '.join(ENTITY_COLUMNS)} FROM entities"
+
+
+def entity_by_uuid(db: Database, list_name: str, uuid: str) -> dict | None:
+    row = db.execute(f"{_SELECT_ENTITY} WHERE list = ? AND uuid = ?",
+                     [list_name, uuid]).fetchone()
+    return _dict(ENTITY_COLUMNS, row, ("properties",))
+
+
+def entity_by_key(db: Database, list_name: str, key_norm: str) -> dict | None:
+    row = db.execute(f"{_SELECT_ENTITY} WHERE list = ? AND key_norm = ? ORDER BY id LIMIT 1",
+                     [list_name, key_norm]).fetchone()
+    return _dict(ENTITY_COLUMNS, row, ("properties",))
+
+
+def entity_by_id(db: Database, entity_id: int) -> dict | None:
+    row = db.execute(f"{_SELECT_ENTITY} WHERE id = ?", [entity_id]).fetchone()
+    return _dict(ENTITY_COLUMNS, row, ("properties",))
+
+
+def insert_entity(db: Database, *, list_name: str, uuid: str, label: str,
+                  properties: dict, assignee: str | None, key_norm: str | None,
+                  at: str) -> int:
+    cur = db.execute(
+        "INSERT INTO entities (list, uuid, label, version, properties, assignee, key_norm, "
+        "created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        [list_name, uuid, label, json.dumps(properties, ensure_ascii=False), assignee,
+         key_norm, at, at])
+    return cur.lastrowid
+
+
+def update_entity(db: Database, entity_id: int, *, label: str, version: int,
+                  properties: dict, key_norm: str | None, at: str,
+                  assignee: str | None = None, set_assignee: bool = False) -> None:
+    sql = ("UPDATE entities SET label = ?, version = ?, properties = ?, key_norm = ?, "
+           "updated_at = ?")
+    params = [label, version, json.dumps(properties, ensure_ascii=False), key_norm, at]
+    if set_assignee:
+        sql += ", assignee = ?"
+        params.append(assignee)
+    db.execute(sql + " WHERE id = ?", [*params, entity_id])
+
+
+def insert_version(db: Database, *, entity_id: int, version: int, label: str,
+                   properties: dict, changes: dict, source: str, at: str,
+                   submission_id: int | None = None, base_version: int | None = None,
+                   branch_id: str | None = None, actor: str | None = None) -> None:
+    db.execute(
+        "INSERT INTO entity_versions (entity_id, version, label, properties, changes, source, "
+        "submission_id, base_version, branch_id, actor, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [entity_id, version, label, json.dumps(properties, ensure_ascii=False),
+         json.dumps(changes, ensure_ascii=False), source, submission_id, base_version,
+         branch_id, actor, at])
+
+
+def version_branch(db: Database, entity_id: int, version: int) -> tuple[bool, str | None]:
+    """Whether that version exists, and the branch (offline chain) that made it."""
+    row = db.execute("SELECT branch_id FROM entity_versions WHERE entity_id = ? AND "
+                     "version = ?", [entity_id, version]).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def versions(db: Database, entity_id: int) -> list[dict]:
+    rows = db.execute(
+        f"SELECT {', '.join('v.' + c for c in VERSION_COLUMNS)}, s.instance_id, "
+        "s.submitted_by FROM entity_versions v LEFT JOIN submissions s "
+        "ON s.id = v.submission_id WHERE v.entity_id = ? ORDER BY v.version",
+        [entity_id]).fetchall()
+    return [{**_dict(VERSION_COLUMNS, r[:-2], ("properties", "changes")),
+             "instance_id": r[-2], "submitted_by": r[-1]} for r in rows]
+
+
+def version_logicals(db: Database, entity_id: int, since: int) -> list[str | None]:
+    """The logical record id behind each version from ``since`` on (None for a
+    version an import or a reviewer made)."""
+    return [r[0] for r in db.execute(
+        "SELECT s.logical_id FROM entity_versions v LEFT JOIN submissions s "
+        "ON s.id = v.submission_id WHERE v.entity_id = ? AND v.version >= ? "
+        "ORDER BY v.version", [entity_id, since]).fetchall()]
+
+
+def entities_of_submission(db: Database, submission_id: int) -> list[tuple[int, int]]:
+    """``(entity_id, version)`` of the versions a submission made."""
+    return [tuple(r) for r in db.execute(
+        "SELECT entity_id, version FROM entity_versions WHERE submission_id = ?",
+        [submission_id]).fetchall()]
+
+
+def count_entities(db: Database, list_name: str) -> int:
+    return db.execute("SELECT count(*) FROM entities WHERE list = ?",
+                      [list_name]).fetchone()[0]
+
+
+def iter_entities(db: Database, list_name: str,
+                  assignees: list[str] | None = None) -> Iterator[tuple]:
+    """Yield ``(id, uuid, label, version, properties JSON, assignee)`` of a list, a
+    page at a time (flat memory whatever the list's size). ``assignees``: only
+    entities assigned to one of these names or to nobody; None: all of them."""
+    columns = "id, uuid, label, version, properties, assignee"
+    if assignees is None:
+        yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND id > ? "
+                          "ORDER BY id LIMIT ?", [list_name])
+        return
+    yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND "
+                      "assignee IS NULL AND id > ? ORDER BY id LIMIT ?", [list_name])
+    for name in dict.fromkeys(assignees):
+        yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND "
+                          "assignee = ? AND id > ? ORDER BY id LIMIT ?", [list_name, name])
+
+
+def _pages(db: Database, sql: str, params: list) -> Iterator[tuple]:
+    after = 0
+    while True:
+        rows = db.execute(sql, [*params, after, PAGE]).fetchall()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = rows[-1][0]
+
+
+def key_index(db: Database, list_name: str) -> dict[str, tuple]:
+    """``{key_norm: (id, uuid)}`` of a list's entities that have a key."""
+    return {r[0]: (r[1], r[2]) for r in db.execute(
+        "SELECT key_norm, id, uuid FROM entities WHERE list = ? AND key_norm IS NOT NULL",
+        [list_name])}
+
+
+def entities_by_uuids(db: Database, list_name: str, uuids: list[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for at in range(0, len(uuids), 500):
+        part = uuids[at:at + 500]
+        rows = db.execute(f"{_SELECT_ENTITY} WHERE list = ? AND uuid IN "
+                          f"({','.join('?' * len(part))})", [list_name, *part]).fetchall()
+        for r in rows:
+            e = _dict(ENTITY_COLUMNS, r, ("properties",))
+            out[e["uuid"]] = e
+    return out
+
+
+# Conflicts ------------------------------------------------------------------------
+
+def insert_conflict(db: Database, *, list_name: str, entity_uuid: str,
+                    entity_id: int | None, submission_id: int | None, reason: str,
+                    base_version: int | None, current_version: int | None,
+                    proposed: dict, at: str) -> int:
+    cur = db.execute(
+        "INSERT INTO entity_conflicts (list, entity_uuid, entity_id, submission_id, reason, "
+        "base_version, current_version, proposed, detected_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [list_name, entity_uuid, entity_id, submission_id, reason, base_version,
+         current_version, json.dumps(proposed, ensure_ascii=False), at])
+    if entity_id is not None:
+        db.execute("UPDATE entities SET open_conflicts = open_conflicts + 1 WHERE id = ?",
+                   [entity_id])
+    return cur.lastrowid
+
+
+_SELECT_CONFLICT = (f"SELECT {', '.join('c.' + c for c in CONFLICT_COLUMNS)}, s.instance_id, "
+                    "s.submitted_by FROM entity_conflicts c LEFT JOIN submissions s "
+                    "ON s.id = c.submission_id")
+
+
+def _conflict(row) -> dict | None:
+    if row is None:
+        return None
+    return {**_dict(CONFLICT_COLUMNS, row[:-2], ("proposed",)), "instance_id": row[-2],
+            "submitted_by": row[-1]}
+
+
+def get_conflict(db: Database, conflict_id: int) -> dict | None:
+    return _conflict(db.execute(f"{_SELECT_CONFLICT} WHERE c.id = ?",
+                                [conflict_id]).fetchone())
+
+
+def list_conflicts(db: Database, list_name: str | None = None, status: str = "open",
+                   entity_id: int | None = None, limit: int = 100,
+                   after: int = 0) -> list[dict]:
+    sql, params = f"{_SELECT_CONFLICT} WHERE c.id > ?", [after]
+    if list_name:
+        sql += " AND c.list = ?"
+        params.append(list_name)
+    if entity_id is not None:
+        sql += " AND c.entity_id = ?"
+        params.append(entity_id)
+    if status == "open":
+        sql += " AND c.resolution IS NULL"
+    elif status == "resolved":
+        sql += " AND c.resolution IS NOT NULL"
+    rows = db.execute(sql + " ORDER BY c.id LIMIT ?", [*params, limit]).fetchall()
+    return [_conflict(r) for r in rows]
+
+
+def resolve_conflict(db: Database, conflict_id: int, resolution: str, actor: str | None,
+                     comment: str | None) -> bool:
+    """Mark an open conflict resolved; False if it was resolved already."""
+    row = db.execute(
+        "UPDATE entity_conflicts SET resolution = ?, resolved_by = ?, resolved_at = ?, "
+        "comment = ? WHERE id = ? AND resolution IS NULL RETURNING entity_id",
+        [resolution, actor, utcnow(), comment, conflict_id]).fetchone()
+    if row is None:
+        return False
+    if row[0] is not None:
+        db.execute("UPDATE entities SET open_conflicts = max(open_conflicts - 1, 0) "
+                   "WHERE id = ?", [row[0]])
+    return True
+
+
+# Teams ----------------------------------------------------------------------------
+
+def teams_of(db: Database, user_name: str) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT team FROM entity_teams WHERE user_name = ? ORDER BY team", [user_name])]
+
+
+def set_team(db: Database, team: str, members: list[str]) -> None:
+    db.execute("DELETE FROM entity_teams WHERE team = ?", [team])
+    db.conn.executemany("INSERT OR IGNORE INTO entity_teams (team, user_name) VALUES (?, ?)",
+                        [(team, m) for m in members])
+
+
+def list_teams(db: Database) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for team, user in db.execute("SELECT team, user_name FROM entity_teams "
+                                 "ORDER BY team, user_name"):
+        out.setdefault(team, []).append(user)
+    return out
+
+
+# Due schedules --------------------------------------------------------------------
+
+def get_schedule(db: Database, form_id: str) -> dict | None:
+    row = db.execute("SELECT schedule FROM due_schedules WHERE form_id = ?",
+                     [form_id]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def put_schedule(db: Database, form_id: str, schedule: dict, actor: str | None) -> None:
+    db.execute(
+        "INSERT INTO due_schedules (form_id, schedule, updated_at, updated_by) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(form_id) DO UPDATE SET schedule = excluded.schedule, "
+        "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        [form_id, json.dumps(schedule), utcnow(), actor])
+
+
+def rounds_reader(db: Database, form_id: str, round_field: str,
+                  excluded_reviews: tuple[str, ...]):
+    """A function ``entity_id -> [round, ...]``: the values of ``round_field`` in
+    the current records of ``form_id`` that created or updated the entity
+    (records a reviewer rejected or marked duplicate left out)."""
+    table = main_table(form_id)
+    have = {r[1] for r in db.execute(f"PRAGMA table_info({q(table)})").fetchall()}
+    if round_field not in have:
+        return lambda entity_id: []
+    marks = ",".join("?" * len(excluded_reviews)) or "NULL"
+    # The records that made a version of the entity, and those whose change to it
+    # waits in a conflict: either way the person was interviewed.
+    sql = (f"SELECT DISTINCT a.{q(round_field)} FROM submissions s "
+           f"JOIN {q(table)} a ON a.submission_id = s.id WHERE s.id IN ("
+           "SELECT submission_id FROM entity_versions WHERE entity_id = ?1 "
+           "AND submission_id IS NOT NULL UNION SELECT submission_id FROM entity_conflicts "
+           "WHERE entity_id = ?1 AND submission_id IS NOT NULL) AND s.state = 'current' "
+           f"AND s.review_state NOT IN ({marks})")
+
+    def read(entity_id: int) -> list[str]:
+        rows = db.execute(sql, [entity_id, *excluded_reviews]).fetchall()
+        return [r[0] for r in rows if r[0]]
+
+    return read
