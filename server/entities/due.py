@@ -50,6 +50,7 @@ EXCLUDED_REVIEWS = ("rejected", "duplicate")
 DEFAULT_DUE_BEFORE_DAYS = 30     # a round shows as due this long before its date
 DEFAULT_OVERDUE_AFTER_DAYS = 30  # ... and as overdue this long after it
 MAX_ROUNDS = 50
+SEEN_MAX = 4096  # (rounds done, anchor date) pairs a list file remembers the status of
 _MONTHS_RE = re.compile(r"^(\d{1,3})\s*m(?:onths?)?$", re.IGNORECASE)
 
 
@@ -70,9 +71,9 @@ def _date(text) -> date | None:
 def status_of(schedule: dict, anchor, done: list[str], on: date) -> dict:
     """``{"next_round", "due_date", "status", "completed_rounds"}`` of one entity."""
     rounds = schedule["rounds"]
-    names = [r["name"] for r in rounds]
-    completed = [n for n in names if n in set(done)]
-    last = max((names.index(n) for n in completed), default=-1)
+    held = set(done)
+    completed = [r["name"] for r in rounds if r["name"] in held]
+    last = max((i for i, r in enumerate(rounds) if r["name"] in held), default=-1)
     if last == len(rounds) - 1:
         return {"next_round": None, "due_date": None, "status": "completed",
                 "completed_rounds": completed}
@@ -183,17 +184,33 @@ def _checked(s: dict) -> dict:
 
 
 class DueColumns:
-    """The due columns of one list's file, computed entity by entity while it streams."""
+    """The due columns of one list's file, computed entity by entity while it
+    streams: ``column`` is the rounds column ``iter_entities`` adds."""
 
     def __init__(self, db: Database, form_id: str, schedule: dict, on: date):
         self.schedule, self.on = schedule, on
-        self.done = store.rounds_reader(db, form_id, schedule["round_field"], EXCLUDED_REVIEWS)
+        self.column = store.rounds_column(db, form_id, schedule["round_field"],
+                                          EXCLUDED_REVIEWS)
+        self._seen: dict[tuple, dict] = {}
 
-    def values(self, entity_id: int, properties: dict) -> dict:
-        state = status_of(self.schedule, properties.get(self.schedule["anchor"]),
-                          self.done(entity_id), self.on)
-        return {"due_round": state["next_round"] or "", "due_date": state["due_date"] or "",
-                "due_status": state["status"]}
+    def state(self, rounds: str | None, properties: dict) -> dict:
+        done = rounds.split(store.ROUND_SEPARATOR) if rounds else []
+        return status_of(self.schedule, properties.get(self.schedule["anchor"]), done,
+                         self.on)
+
+    def values(self, rounds: str | None, properties: dict) -> dict:
+        # Many returnees share a return date and rounds done: each pair is worked
+        # out once per file (a bounded table, emptied when full).
+        key = (rounds, properties.get(self.schedule["anchor"]))
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= SEEN_MAX:
+                self._seen.clear()
+            state = self.state(rounds, properties)
+            found = self._seen[key] = {"due_round": state["next_round"] or "",
+                                       "due_date": state["due_date"] or "",
+                                       "due_status": state["status"]}
+        return found
 
 
 def due_list(db: Database, form_id: str, *, status: str | None = None,
@@ -213,12 +230,12 @@ def due_list(db: Database, form_id: str, *, status: str | None = None,
     columns = DueColumns(db, form_id, schedule, day)
     counts = {s: 0 for s in STATUSES}
     items, last = [], after
-    for entity_id, uuid, label, version, props_json, who in store.iter_entities(
-            db, schedule["list"], None if assignee is None else [assignee]):
+    for entity_id, uuid, label, version, props_json, who, rounds in store.iter_entities(
+            db, schedule["list"], None if assignee is None else [assignee], columns.column):
         if assignee is not None and who != assignee:
             continue
         props = json.loads(props_json)
-        state = status_of(schedule, props.get(schedule["anchor"]), columns.done(entity_id), day)
+        state = columns.state(rounds, props)
         counts[state["status"]] += 1
         if (status is None or state["status"] == status) and entity_id > after \
                 and len(items) < limit:

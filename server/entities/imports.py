@@ -57,9 +57,13 @@ def entities_import(db: Database, name: str, data: bytes, *, key: str | None = N
     plan = _Plan(db, name, header, key or None, label_column, assignee_column)
     plan.compare(rows)
     if plan.errors:
+        first = plan.errors[0]
+        where = f"row {first['row']}" + (f", column '{first['column']}'" if first["column"]
+                                         else "")
         raise EntitiesError(
-            "import_invalid", f"{len(plan.errors)} problem(s) in the file; nothing was "
-            "imported. Fix the rows and columns listed in details.",
+            "import_invalid", f"{len(plan.errors)} problem(s) in the file, the first at "
+            f"{where}: {first['message']}. Nothing was imported; fix the file (every "
+            "problem is listed in details) and import again.",
             {"errors": plan.errors[:MAX_ERRORS], "count": len(plan.errors)})
     if not dry_run:
         with db.atomic():

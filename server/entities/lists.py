@@ -169,11 +169,11 @@ def stream_csv(db: Database, name: str, assignees: list[str] | None, *,
         yield buf.getvalue().encode("utf-8")
         return
     names = header[len(SYSTEM_COLUMNS):len(header) - (1 if with_assignee else 0)]
-    for entity_id, uuid, label, version, props_json, assignee in store.iter_entities(
-            db, name, assignees):
+    for row in store.iter_entities(db, name, assignees, due.column if due else None):
+        uuid, label, version, props_json, assignee = row[1:6]
         values = json.loads(props_json)
         if due:
-            values.update(due.values(entity_id, values))
+            values.update(due.values(row[6], values))
         row = [uuid, label, version, *[values.get(n, "") for n in names]]
         if with_assignee:
             row.append(assignee or "")

@@ -191,21 +191,31 @@ def count_entities(db: Database, list_name: str) -> int:
                       [list_name]).fetchone()[0]
 
 
-def iter_entities(db: Database, list_name: str,
-                  assignees: list[str] | None = None) -> Iterator[tuple]:
-    """Yield ``(id, uuid, label, version, properties JSON, assignee)`` of a list, a
-    page at a time (flat memory whatever the list's size). ``assignees``: only
-    entities assigned to one of these names or to nobody; None: all of them."""
-    columns = "id, uuid, label, version, properties, assignee"
+def iter_entities(db: Database, list_name: str, assignees: list[str] | None = None,
+                  extra: tuple[str, list] | None = None) -> Iterator[tuple]:
+    """Yield ``(id, uuid, label, version, properties JSON, assignee[, extra])`` of a
+    list, a page at a time (flat memory whatever the list's size). ``assignees``:
+    only entities assigned to one of these names or to nobody; None: all of them.
+    ``extra``: an SQL expression over the entity ``e`` and its parameters, added
+    as a last column (``rounds_column``)."""
+    columns = "e.id, e.uuid, e.label, e.version, e.properties, e.assignee"
+    params: list = []
+    if extra is not None:
+        columns += f", {extra[0]}"
+        params = list(extra[1])
     if assignees is None:
-        yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND id > ? "
-                          "ORDER BY id LIMIT ?", [list_name])
+        # '+' keeps the planner on the rowid range: through the list's index it
+        # would sort the whole list for every page.
+        yield from _pages(db, f"SELECT {columns} FROM entities e WHERE +e.list = ? AND "
+                          "e.id > ? ORDER BY e.id LIMIT ?", [*params, list_name])
         return
-    yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND "
-                      "assignee IS NULL AND id > ? ORDER BY id LIMIT ?", [list_name])
+    yield from _pages(db, f"SELECT {columns} FROM entities e WHERE e.list = ? AND "
+                      "e.assignee IS NULL AND e.id > ? ORDER BY e.id LIMIT ?",
+                      [*params, list_name])
     for name in dict.fromkeys(assignees):
-        yield from _pages(db, f"SELECT {columns} FROM entities WHERE list = ? AND "
-                          "assignee = ? AND id > ? ORDER BY id LIMIT ?", [list_name, name])
+        yield from _pages(db, f"SELECT {columns} FROM entities e WHERE e.list = ? AND "
+                          "e.assignee = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+                          [*params, list_name, name])
 
 
 def _pages(db: Database, sql: str, params: list) -> Iterator[tuple]:
@@ -342,27 +352,24 @@ def put_schedule(db: Database, form_id: str, schedule: dict, actor: str | None) 
         [form_id, json.dumps(schedule), utcnow(), actor])
 
 
-def rounds_reader(db: Database, form_id: str, round_field: str,
-                  excluded_reviews: tuple[str, ...]):
-    """A function ``entity_id -> [round, ...]``: the values of ``round_field`` in
-    the current records of ``form_id`` that created or updated the entity
-    (records a reviewer rejected or marked duplicate left out)."""
+ROUND_SEPARATOR = "\x1f"
+
+
+def rounds_column(db: Database, form_id: str, round_field: str,
+                  excluded_reviews: tuple[str, ...]) -> tuple[str, list]:
+    """An ``iter_entities`` column: the values of ``round_field``, joined by
+    ``ROUND_SEPARATOR``, in the current records of ``form_id`` that created or
+    updated the entity or whose change to it waits in a conflict (either way
+    the person was interviewed), records a reviewer rejected left out."""
     table = main_table(form_id)
     have = {r[1] for r in db.execute(f"PRAGMA table_info({q(table)})").fetchall()}
     if round_field not in have:
-        return lambda entity_id: []
+        return "NULL", []
     marks = ",".join("?" * len(excluded_reviews)) or "NULL"
-    # The records that made a version of the entity, and those whose change to it
-    # waits in a conflict: either way the person was interviewed.
-    sql = (f"SELECT DISTINCT a.{q(round_field)} FROM submissions s "
-           f"JOIN {q(table)} a ON a.submission_id = s.id WHERE s.id IN ("
-           "SELECT submission_id FROM entity_versions WHERE entity_id = ?1 "
+    sql = (f"(SELECT group_concat(r, char(31)) FROM (SELECT DISTINCT a.{q(round_field)} AS r "
+           f"FROM submissions s JOIN {q(table)} a ON a.submission_id = s.id WHERE s.id IN ("
+           "SELECT submission_id FROM entity_versions WHERE entity_id = e.id "
            "AND submission_id IS NOT NULL UNION SELECT submission_id FROM entity_conflicts "
-           "WHERE entity_id = ?1 AND submission_id IS NOT NULL) AND s.state = 'current' "
-           f"AND s.review_state NOT IN ({marks})")
-
-    def read(entity_id: int) -> list[str]:
-        rows = db.execute(sql, [entity_id, *excluded_reviews]).fetchall()
-        return [r[0] for r in rows if r[0]]
-
-    return read
+           "WHERE entity_id = e.id AND submission_id IS NOT NULL) AND s.state = 'current' "
+           f"AND s.review_state NOT IN ({marks})))")
+    return sql, list(excluded_reviews)
