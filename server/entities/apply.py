@@ -41,7 +41,8 @@ UUID_RE = re.compile(r"^(?:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-
                      r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 ROUND_FIELD = "survey_round"  # the respondent-key part that names the round, not the person
 REASONS = ("stale_base", "base_version_unknown", "base_version_missing", "entity_unknown",
-           "entity_exists", "key_taken", "entity_id_invalid")
+           "entity_exists", "key_taken", "entity_id_invalid", "form_version_unknown")
+WAITING = "form_version_unknown"  # a block kept until its record's form version is published
 
 _DECLARATIONS: dict[tuple[str, str], EntityDeclaration | None] = {}
 
@@ -277,3 +278,25 @@ def _int(text) -> int | None:
     except (TypeError, ValueError):
         return None
 
+
+
+def keep_waiting(db: Database, row: dict, block: dict) -> None:
+    """Keep the entity block of a record whose form version is not published yet
+    (the record waits in quarantine): without the form, what it saves is
+    unknown. ``apply_waiting`` applies it when the version arrives."""
+    store.insert_conflict(
+        db, list_name=str(block.get("dataset") or ""), entity_uuid=str(block.get("id") or ""),
+        entity_id=None, submission_id=row["id"], reason=WAITING,
+        base_version=_int(block.get("baseVersion")), current_version=None,
+        proposed={"action": "update" if is_true(block.get("update")) else "create",
+                  "label": block.get("label") or None, "properties": {}, "block": block},
+        at=row["received_at"])
+
+
+def apply_waiting(db: Database, row: dict, model: FormModel) -> None:
+    """Apply the kept blocks of a record released from quarantine (its form
+    version was just published), as if it had just arrived."""
+    for waiting in store.waiting_blocks(db, row["id"], WAITING):
+        store.resolve_conflict(db, waiting["id"], "applied", "fieldsync",
+                               "form version published")
+        apply_record(db, model, row, waiting["proposed"]["block"], row["submitted_by"])

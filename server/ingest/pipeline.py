@@ -268,10 +268,14 @@ def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
                   result: dict) -> None:
     """Entity lists (issue 23, server/entities): create or update the entity a
     current record's entity block names, in the record's own transaction; the
-    result says what became of it. Records forwarded to HQ leave the office's
-    lists alone."""
+    result says what became of it. A record waiting for its form version keeps
+    its block until the version is published. Records forwarded to HQ leave the
+    office's lists alone."""
     block = item.rec.get("entity")
-    if not block or item.model is None or row["state"] != "current" or ctx.door == "forward":
+    if not block or ctx.door == "forward" or row["state"] not in ("current", "quarantined"):
+        return
+    if item.model is None:
+        entities.keep_waiting(db, row, block)
         return
     outcome = entities.apply_record(db, item.model, row, block, ctx.user)
     if outcome is not None:
@@ -333,6 +337,7 @@ def release_quarantine(db: Database, form_id: str, version: str, model: FormMode
     rows = subs_q.quarantined(db, form_id, version)
     for row in rows:
         reassess(db, row["id"], model)
+        entities.apply_waiting(db, subs_q.by_id(db, row["id"]), model)  # issue 23
     return len(rows)
 
 

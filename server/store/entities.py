@@ -300,6 +300,13 @@ def list_conflicts(db: Database, list_name: str | None = None, status: str = "op
     return [_conflict(r) for r in rows]
 
 
+def waiting_blocks(db: Database, submission_id: int, reason: str) -> list[dict]:
+    """A record's open conflicts of one reason (the blocks kept for its release)."""
+    rows = db.execute(f"{_SELECT_CONFLICT} WHERE c.submission_id = ? AND c.reason = ? "
+                      "AND c.resolution IS NULL ORDER BY c.id", [submission_id, reason])
+    return [_conflict(r) for r in rows.fetchall()]
+
+
 def resolve_conflict(db: Database, conflict_id: int, resolution: str, actor: str | None,
                      comment: str | None) -> bool:
     """Mark an open conflict resolved; False if it was resolved already."""

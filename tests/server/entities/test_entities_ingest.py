@@ -10,10 +10,12 @@ import pytest
 from server.entities import conflicts, lists
 from server.entities.errors import EntitiesError
 from server.ingest.pipeline import ingest
-from server.registry.publish import publish_builtin_rss
+from server.registry.publish import builtin_rss_path, forms_publish, publish_builtin_rss
 from server.scores.specs import install_builtin_specs
 from server.store import entities as store
 from server.store import open_db
+
+RSS_MD = builtin_rss_path()
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +183,29 @@ def test_an_offline_chain_continues_only_on_its_own_branch(db):
     assert stray["entity"]["reason"] == "stale_base"  # version 2 is another tablet's
 
 
-def test_a_record_without_create_or_update_and_a_quarantined_one_leave_lists_alone(db):
+def test_a_record_asking_neither_create_nor_update_leaves_the_list_alone(db):
     entity_id = str(uuid.uuid4())
     none = send(db, record(db, "baseline", block(entity_id), case()))
     assert "entity" not in none
-    rec = record(db, "baseline", block(entity_id, create=True), case())
-    rec["form_version"] = "not-published"
+    assert store.entity_by_uuid(db, "returnees", entity_id) is None
+
+
+def test_a_record_waiting_for_its_form_version_creates_its_returnee_once_published(db):
+    entity_id, case_id = str(uuid.uuid4()), case()
+    rec = record(db, "baseline", block(entity_id, create=True, label=case_id), case_id)
+    rec["form_version"] = "2026120799"
     waiting = send(db, rec)
     assert "form_version_unknown" in waiting["flags"] and "entity" not in waiting
     assert store.entity_by_uuid(db, "returnees", entity_id) is None
+    source = RSS_MD.read_text().replace("| rss     | 2026120701 |", "| rss     | 2026120799 |")
+    forms_publish(db, source.encode(), "rss.md", actor="admin")
+    entity = lists.entity_get(db, "returnees", entity_id)
+    assert entity["label"] == case_id and entity["versions"][0]["instance_id"] == \
+        rec["instance_id"]
+    kept = [c for c in conflicts.conflicts_list(db, status="all", limit=1000)["conflicts"]
+            if c["instance_id"] == rec["instance_id"]]
+    assert [(c["reason"], c["resolution"]) for c in kept] == [("form_version_unknown",
+                                                               "applied")]
 
 
 def test_when_the_entity_step_fails_the_whole_batch_is_refused_and_nothing_half_written(
