@@ -63,6 +63,10 @@ def conflict_resolve(db: Database, conflict_id: int, action: str, *,
                 f"{conflict['resolution']} by {conflict['resolved_by'] or 'someone'}; "
                 "nothing changed.", {"resolution": conflict["resolution"],
                                      "resolved_by": conflict["resolved_by"]})
+        if action == "apply" and conflict["reason"] == apply.WAITING:
+            raise FieldsyncError(
+                "bad_request", f"Conflict {conflict_id} waits for its record's form version: "
+                "it is applied when that version is published; dismiss it to drop it.")
         version = None
         if action == "apply":
             version = _apply(db, conflict, properties, actor)
