@@ -158,7 +158,7 @@ def stream_csv(db: Database, name: str, assignees: list[str] | None, *,
     """The list as CSV, ``FLUSH_BYTES`` at a time."""
     lst = store.get_list(db, name)
     props = lst["properties"] if lst else []
-    extra = [c for c in DUE_COLUMNS] if due else []
+    extra = list(DUE_COLUMNS) if due else []
     header = [*SYSTEM_COLUMNS, *[p for p in props if p not in extra], *extra]
     if with_assignee:
         header.append("assignee")
