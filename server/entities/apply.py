@@ -90,12 +90,10 @@ class Write:
     set_assignee: bool = False
 
 
-def write(db: Database, w: Write, lst: dict | None = None,
-          bump: bool = True) -> tuple[int, int]:
-    """Land a change: the entity row, its version in the history, the list's
-    columns and revision. Returns ``(entity id, new version)``. ``lst``: the
-    list as read in this transaction, if the caller has it; ``bump=False`` when
-    the caller bumps the list's revision once for many writes."""
+def write(db: Database, w: Write, lst: dict | None = None) -> tuple[int, int]:
+    """Land a change: the entity row, its version in the history (which is the
+    list's new revision) and the list's columns. Returns ``(entity id, new
+    version)``. ``lst``: the list as read in this transaction, if the caller has it."""
     lst = lst or store.get_list(db, w.list_name)
     key = lst["key_property"]
     if w.entity is None:
@@ -116,10 +114,12 @@ def write(db: Database, w: Write, lst: dict | None = None,
         if w.set_assignee and w.assignee != w.entity["assignee"]:
             changes["assignee"] = [w.entity["assignee"], w.assignee]
         entity_id, version = w.entity["id"], w.entity["version"] + 1
+        norm = key_norm(props.get(key)) if key else None
         store.update_entity(db, entity_id, label=label, version=version, properties=props,
-                            key_norm=key_norm(props.get(key)) if key else None, at=w.at,
+                            key_norm=norm, set_key=norm != w.entity["key_norm"], at=w.at,
                             assignee=w.assignee, set_assignee=w.set_assignee)
-    store.insert_version(db, entity_id=entity_id, version=version, label=label,
+    store.insert_version(db, list_name=w.list_name, entity_id=entity_id, version=version,
+                         label=label,
                          properties=props, changes=changes, source=w.source, at=w.at,
                          submission_id=w.submission_id, base_version=w.base_version,
                          branch_id=w.branch_id, actor=w.actor)
@@ -127,8 +127,6 @@ def write(db: Database, w: Write, lst: dict | None = None,
     if new_columns:
         lst["properties"] = lst["properties"] + new_columns
         store.set_list(db, w.list_name, properties=lst["properties"])
-    if bump:
-        store.bump_revision(db, w.list_name)
     return entity_id, version
 
 
@@ -165,15 +163,16 @@ def apply_record(db: Database, model: FormModel, row: dict, block: dict,
     create, update = is_true(block.get("create")), is_true(block.get("update"))
     if decl is None or not (create or update):
         return None
-    lst = ensure_list(db, decl.dataset, user, model, decl)
-    props = _properties(decl, row["data"])
-    at = row["received_at"]
     uuid = entity_uuid(block.get("id"))
-    ask = _Ask(db, lst, row, block, props, at, user, "update" if update else "create")
+    lst, entity = store.list_and_entity(db, decl.dataset, uuid or "")
+    if lst is None:
+        lst = ensure_list(db, decl.dataset, user, model, decl)
+    props = _properties(decl, row["data"])
+    ask = _Ask(db, lst, row, block, props, row["received_at"], user,
+               "update" if update else "create")
     if uuid is None:
         return ask.conflict(block.get("id") or "", None, "entity_id_invalid")
     ask.uuid = uuid
-    entity = store.entity_by_uuid(db, lst["name"], uuid)
     if entity is not None and (update or _made_by(db, entity, row, 1)):
         return ask.update(entity)
     if entity is not None:
@@ -273,10 +272,8 @@ class _Ask:
 
 
 def _int(text) -> int | None:
-    try:
-        return int(str(text).strip())
-    except (TypeError, ValueError):
-        return None
+    text = str(text).strip() if text is not None else ""
+    return int(text) if text.isdigit() else None
 
 
 

@@ -197,6 +197,4 @@ class _Plan:
             lst = store.get_list(self.db, self.name)
         for w in self.writes:
             w.actor = actor
-            apply.write(self.db, w, lst, bump=False)
-        if self.writes:
-            store.bump_revision(self.db, self.name)
+            apply.write(self.db, w, lst)

@@ -12,10 +12,10 @@ then, when the form has a due schedule for the list, ``due_round``,
 A tablet receives the part of a list assigned to its user: entities whose
 ``assignee`` is the user or one of the user's teams, and those assigned to
 nobody. Supervisors, admins and analysts receive the whole list. The file's
-hash in the OpenRosa manifest is derived from the list's revision (bumped by
-every change), the part received and, for files with due columns, the day: it
-changes exactly when the file would, so Collect downloads it again then and
-only then.
+hash in the OpenRosa manifest is derived from the list's revision (its newest
+version row), the part received and, for files with due columns, the schedule
+and the day: it changes exactly when the file would, so Collect downloads it
+again then and only then.
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ def list_set(db: Database, name: str, *, key_property: str | None = None,
         if key_property is not None:
             store.set_list(db, name, key_property=key_property)
             store.rekey(db, name, key_property or None, apply.key_norm)
-            store.bump_revision(db, name)
     return list_get(db, name)
 
 
@@ -130,10 +129,12 @@ def _due_for(db: Database, form_id: str, name: str) -> dict | None:
 def list_hash(db: Database, form_id: str, name: str, assignees: list[str] | None,
               on: date | None = None) -> str:
     """The list file's manifest hash (md5 hex): the list's revision, the part
-    received and, with due columns, the day."""
+    received and, with due columns, the schedule and the day."""
     part = "*" if assignees is None else "\x1f".join(sorted(set(assignees)))
-    due = (on or date.today()).isoformat() if _due_for(db, form_id, name) else ""
-    token = f"{name}\x1e{store.revision(db, name) or 0}\x1e{part}\x1e{due}"
+    schedule = _due_for(db, form_id, name)
+    due = (f"{(on or date.today()).isoformat()}{json.dumps(schedule, sort_keys=True)}"
+           if schedule else "")
+    token = f"{name}\x1e{store.revision(db, name)}\x1e{part}\x1e{due}"
     return hashlib.md5(token.encode("utf-8")).hexdigest()
 
 

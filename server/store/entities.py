@@ -1,9 +1,10 @@
 """Queries on entity lists: lists, entities and their versions, conflicts kept
 for review, teams (who carries which part of a list) and due schedules.
 
-Every change to an entity bumps its list's ``revision`` in the same
-transaction; the list file's OpenRosa hash is derived from it, so a tablet
-downloads a list again exactly when something in it changed.
+Every change to an entity is a new row of ``entity_versions`` in the same
+transaction; the newest of a list's rows is its revision, from which the list
+file's OpenRosa hash is derived, so a tablet downloads a list again exactly
+when something in it changed.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import orjson
 from sqlite_utils import Database
 
 from server.store.answers import main_table, q
 from server.store.clock import utcnow
 
-LIST_COLUMNS = ("name", "properties", "key_property", "revision", "created_at", "created_by")
+LIST_COLUMNS = ("name", "properties", "key_property", "created_at", "created_by")
 ENTITY_COLUMNS = ("id", "list", "uuid", "label", "version", "properties", "assignee",
                   "key_norm", "created_at", "updated_at", "open_conflicts")
 VERSION_COLUMNS = ("entity_id", "version", "label", "properties", "changes", "source",
@@ -33,8 +35,12 @@ def _dict(columns, row, json_keys=()) -> dict | None:
     out = dict(zip(columns, row))
     for key in json_keys:
         if out.get(key) is not None:
-            out[key] = json.loads(out[key])
+            out[key] = orjson.loads(out[key])
     return out
+
+
+def _json(value) -> str:
+    return orjson.dumps(value).decode()
 
 
 # Lists ----------------------------------------------------------------------------
@@ -70,11 +76,6 @@ def set_list(db: Database, name: str, *, properties: list[str] | None = None,
                    [key_property or None, name])
 
 
-def bump_revision(db: Database, name: str) -> int:
-    return db.execute("UPDATE entity_lists SET revision = revision + 1 WHERE name = ? "
-                      "RETURNING revision", [name]).fetchone()[0]
-
-
 def rekey(db: Database, name: str, key_property: str | None, normalise) -> None:
     """Recompute every entity's ``key_norm`` from its properties (after the list's
     key property changed); ``normalise`` turns a value into its key."""
@@ -90,9 +91,10 @@ def count_open_conflicts(db: Database, name: str) -> int:
                       "resolution IS NULL", [name]).fetchone()[0]
 
 
-def revision(db: Database, name: str) -> int | None:
-    row = db.execute("SELECT revision FROM entity_lists WHERE name = ?", [name]).fetchone()
-    return row[0] if row else None
+def revision(db: Database, name: str) -> int:
+    """The list's newest version row (0 for a list without entities)."""
+    row = db.execute("SELECT max(rowid) FROM entity_versions WHERE list = ?", [name]).fetchone()
+    return row[0] or 0
 
 
 # Entities -------------------------------------------------------------------------
@@ -104,6 +106,23 @@ def entity_by_uuid(db: Database, list_name: str, uuid: str) -> dict | None:
     row = db.execute(f"{_SELECT_ENTITY} WHERE list = ? AND uuid = ?",
                      [list_name, uuid]).fetchone()
     return _dict(ENTITY_COLUMNS, row, ("properties",))
+
+
+def list_and_entity(db: Database, list_name: str, uuid: str) -> tuple[dict | None,
+                                                                     dict | None]:
+    """The list and one of its entities, in one statement (ingest reads both for
+    every record that touches an entity)."""
+    row = db.execute(
+        f"SELECT {', '.join('l.' + c for c in LIST_COLUMNS)}, "
+        f"{', '.join('e.' + c for c in ENTITY_COLUMNS)} FROM entity_lists l "
+        "LEFT JOIN entities e ON e.list = l.name AND e.uuid = ? WHERE l.name = ?",
+        [uuid, list_name]).fetchone()
+    if row is None:
+        return None, None
+    lst = _dict(LIST_COLUMNS, row[:len(LIST_COLUMNS)], ("properties",))
+    entity_row = row[len(LIST_COLUMNS):]
+    entity = _dict(ENTITY_COLUMNS, entity_row, ("properties",)) if entity_row[0] else None
+    return lst, entity
 
 
 def entity_by_key(db: Database, list_name: str, key_norm: str) -> dict | None:
@@ -123,34 +142,36 @@ def insert_entity(db: Database, *, list_name: str, uuid: str, label: str,
     cur = db.execute(
         "INSERT INTO entities (list, uuid, label, version, properties, assignee, key_norm, "
         "created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
-        [list_name, uuid, label, json.dumps(properties, ensure_ascii=False), assignee,
-         key_norm, at, at])
+        [list_name, uuid, label, _json(properties), assignee, key_norm, at, at])
     return cur.lastrowid
 
 
 def update_entity(db: Database, entity_id: int, *, label: str, version: int,
-                  properties: dict, key_norm: str | None, at: str,
+                  properties: dict, key_norm: str | None, at: str, set_key: bool = True,
                   assignee: str | None = None, set_assignee: bool = False) -> None:
-    sql = ("UPDATE entities SET label = ?, version = ?, properties = ?, key_norm = ?, "
-           "updated_at = ?")
-    params = [label, version, json.dumps(properties, ensure_ascii=False), key_norm, at]
+    """Write an entity's new version; ``set_key``/``set_assignee`` False leave those
+    columns (and so their indexes) untouched."""
+    sql = "UPDATE entities SET label = ?, version = ?, properties = ?, updated_at = ?"
+    params = [label, version, _json(properties), at]
+    if set_key:
+        sql += ", key_norm = ?"
+        params.append(key_norm)
     if set_assignee:
         sql += ", assignee = ?"
         params.append(assignee)
     db.execute(sql + " WHERE id = ?", [*params, entity_id])
 
 
-def insert_version(db: Database, *, entity_id: int, version: int, label: str,
-                   properties: dict, changes: dict, source: str, at: str,
+def insert_version(db: Database, *, list_name: str, entity_id: int, version: int,
+                   label: str, properties: dict, changes: dict, source: str, at: str,
                    submission_id: int | None = None, base_version: int | None = None,
                    branch_id: str | None = None, actor: str | None = None) -> None:
     db.execute(
-        "INSERT INTO entity_versions (entity_id, version, label, properties, changes, source, "
-        "submission_id, base_version, branch_id, actor, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [entity_id, version, label, json.dumps(properties, ensure_ascii=False),
-         json.dumps(changes, ensure_ascii=False), source, submission_id, base_version,
-         branch_id, actor, at])
+        "INSERT INTO entity_versions (list, entity_id, version, label, properties, changes, "
+        "source, submission_id, base_version, branch_id, actor, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [list_name, entity_id, version, label, _json(properties), _json(changes), source,
+         submission_id, base_version, branch_id, actor, at])
 
 
 def version_branch(db: Database, entity_id: int, version: int) -> tuple[bool, str | None]:
@@ -258,7 +279,7 @@ def insert_conflict(db: Database, *, list_name: str, entity_uuid: str,
         "base_version, current_version, proposed, detected_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [list_name, entity_uuid, entity_id, submission_id, reason, base_version,
-         current_version, json.dumps(proposed, ensure_ascii=False), at])
+         current_version, _json(proposed), at])
     if entity_id is not None:
         db.execute("UPDATE entities SET open_conflicts = open_conflicts + 1 WHERE id = ?",
                    [entity_id])

@@ -447,15 +447,12 @@ def m0020_entity_lists(db: Database) -> None:
     # Entity lists (issue 23): lists of the people or things forms are about,
     # created and updated by submissions in the record's own transaction,
     # imported by the office, and served to tablets as form media (CSV).
-    # ``revision`` grows with every change to a list: the OpenRosa hash of the
-    # list file is derived from it, so Collect downloads the list again exactly
-    # when it changed. ``properties`` is the list's columns in order of first use.
+    # ``properties`` is the list's columns in order of first use.
     db.execute(
         """CREATE TABLE entity_lists (
             name TEXT PRIMARY KEY,
             properties TEXT NOT NULL DEFAULT '[]',
             key_property TEXT,
-            revision INTEGER NOT NULL DEFAULT 0,
             created_at TEXT NOT NULL,
             created_by TEXT
         )"""
@@ -484,9 +481,13 @@ def m0020_entity_lists(db: Database) -> None:
     db.execute("CREATE INDEX entities_key ON entities(list, key_norm) "
                "WHERE key_norm IS NOT NULL")
     # Every version of every entity: what it became, what changed, and where the
-    # change came from (a submission, an import, a reviewer's decision).
+    # change came from (a submission, an import, a reviewer's decision). The
+    # newest version row of a list is its revision: the OpenRosa hash of the list
+    # file is derived from it, so Collect downloads the list again exactly when
+    # it changed (``entity_versions_list`` finds it, and new versions append to it).
     db.execute(
         """CREATE TABLE entity_versions (
+            list TEXT NOT NULL,
             entity_id INTEGER NOT NULL REFERENCES entities(id),
             version INTEGER NOT NULL,
             label TEXT NOT NULL,
@@ -501,6 +502,7 @@ def m0020_entity_lists(db: Database) -> None:
             PRIMARY KEY (entity_id, version)
         )"""
     )
+    db.execute("CREATE INDEX entity_versions_list ON entity_versions(list)")
     db.execute("CREATE INDEX entity_versions_submission ON entity_versions(submission_id) "
                "WHERE submission_id IS NOT NULL")
     # A change a submission asked for that was not applied (an update from an
