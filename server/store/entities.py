@@ -112,7 +112,7 @@ def list_and_entity(db: Database, list_name: str, uuid: str) -> tuple[dict | Non
                                                                      dict | None]:
     """The list and one of its entities, in one statement (ingest reads both for
     every record that touches an entity)."""
-    row = db.execute(
+    row = db.conn.execute(
         f"SELECT {', '.join('l.' + c for c in LIST_COLUMNS)}, "
         f"{', '.join('e.' + c for c in ENTITY_COLUMNS)} FROM entity_lists l "
         "LEFT JOIN entities e ON e.list = l.name AND e.uuid = ? WHERE l.name = ?",
@@ -159,14 +159,14 @@ def update_entity(db: Database, entity_id: int, *, label: str, version: int,
     if set_assignee:
         sql += ", assignee = ?"
         params.append(assignee)
-    db.execute(sql + " WHERE id = ?", [*params, entity_id])
+    db.conn.execute(sql + " WHERE id = ?", [*params, entity_id])
 
 
 def insert_version(db: Database, *, list_name: str, entity_id: int, version: int,
                    label: str, properties: dict, changes: dict, source: str, at: str,
                    submission_id: int | None = None, base_version: int | None = None,
                    branch_id: str | None = None, actor: str | None = None) -> None:
-    db.execute(
+    db.conn.execute(
         "INSERT INTO entity_versions (list, entity_id, version, label, properties, changes, "
         "source, submission_id, base_version, branch_id, actor, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
