@@ -20,7 +20,10 @@ instance is still a list when the model says it repeats; without a model,
 repeated sibling elements become a list), values stay the instance's text. The
 meta block's instanceID, deprecatedID and instanceName move to the envelope,
 whatever namespace prefix (orx or none) they carry; other meta children stay
-in ``data["meta"]``. ``record_to_instance`` goes back, in the form's order.
+in ``data["meta"]``, except the ``entity`` element of a form that creates or
+updates entities: it becomes the envelope's ``entity`` block
+(``forms.entities.entity_block``). ``record_to_instance`` goes back, in the
+form's order.
 Nothing here touches HTTP or a database.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from forms.entities import block_to_element, entity_block
 from forms.errors import FormsError
 from forms.model import FormModel
 from forms.xmlsafe import parse_xml
@@ -60,7 +64,8 @@ def instance_to_record(xml: bytes | str | etree._Element,
     if not isinstance(root.tag, str):
         raise FormsError("xml_invalid", "The instance has no root element.")
     form_id, version = instance_identity(root)
-    envelope = {"instance_id": None, "deprecated_id": None, "instance_name": None}
+    envelope = {"instance_id": None, "deprecated_id": None, "instance_name": None,
+                "entity": None}
     data: dict = {}
     for child in _elements(root):
         if _local(child.tag) == "meta":
@@ -76,6 +81,7 @@ def instance_to_record(xml: bytes | str | etree._Element,
         "deprecated_id": envelope["deprecated_id"],
         "instance_name": envelope["instance_name"],
         "data": data,
+        **({"entity": envelope["entity"]} if envelope["entity"] is not None else {}),
     }
 
 
@@ -97,6 +103,8 @@ def record_to_instance(record: dict, model: FormModel | None = None) -> bytes:
     if isinstance(meta_extra, dict):
         _write(meta, {k: v for k, v in meta_extra.items() if k not in META_ENVELOPE},
                "meta/", model)
+    if isinstance(record.get("entity"), dict):
+        block_to_element(meta, record["entity"])
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -116,6 +124,8 @@ def _read_meta(meta, envelope: dict, model: FormModel | None) -> dict:
         name = _local(child.tag)
         if name in META_ENVELOPE:
             envelope[META_ENVELOPE[name]] = (child.text or "").strip() or None
+        elif name == "entity":
+            envelope["entity"] = entity_block(child)
         else:
             _add(extra, child, "meta/", model)
     return extra

@@ -23,7 +23,7 @@ from scoring.spec import (
     parse_spec,
     spec_for_form,
 )
-from scoring.trends import summarise
+from scoring.trends import paired_changes, summarise, trajectories
 
 __all__ = [
     "ScoringError",
@@ -32,6 +32,7 @@ __all__ = [
     "check_spec",
     "declared_spec_version",
     "load_spec",
+    "paired_changes",
     "parse_spec",
     "read_records",
     "respondent_key",
@@ -41,4 +42,5 @@ __all__ = [
     "score_record",
     "spec_for_form",
     "summarise",
+    "trajectories",
 ]

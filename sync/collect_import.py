@@ -103,6 +103,8 @@ def read_record_folder(folder: Path, model_for: ModelLookup | None = None) -> Co
     }
     if converted.get("instance_name"):
         record["instance_name"] = converted["instance_name"]
+    if converted.get("entity"):
+        record["entity"] = converted["entity"]
     return CollectItem(folder=folder, record=record, media=media)
 
 

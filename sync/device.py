@@ -1,7 +1,8 @@
 """The device client's Python API; `fieldsync device ...` wraps these one to one.
 
     init(db, server, token)   remember the server, token and a new device_id
-    pull(db)                  cache every published form version (XForm + model)
+    pull(db)                  cache every published form version (XForm + model) and
+                              the entity lists the forms read (this user's part)
     fill(db, form_id, ...)    enter a record question by question, finalize to the outbox
     push(db)                  send the outbox; mark sent only what the server answered
     status(db)                drafts, queued, sent by server status, last sync
@@ -31,6 +32,7 @@ from sync.collect_import import CollectProblem, read_collect_folder
 from sync.device_store import DeviceStore
 from sync.engine import DEFAULT_BATCH, fetch_xform, list_form_versions, push_records
 from sync.errors import SyncError
+from sync.lists import pull_lists
 
 __all__ = ["default_db", "default_dir", "import_collect", "init", "pull", "push", "status"]
 
@@ -87,7 +89,12 @@ def pull(db_path: str | Path, *, session=None, sleep: Callable = time.sleep) -> 
                 continue
             store.cache_form(v["form_id"], v["version"], v.get("title"), md5, xform, model)
             added.append(f"{v['form_id']}@{v['version']}")
-        summary = {"listed": len(versions), "added": added, "problems": problems}
+        lists = pull_lists(session, url, token, store,
+                           [v for v in versions if store.has_form_version(v["form_id"],
+                                                                          v["version"])],
+                           sleep=sleep)
+        summary = {"listed": len(versions), "added": added, "lists": lists["lists"],
+                   "problems": problems + lists["problems"]}
         store.log_sync("pull", summary)
         return summary
 

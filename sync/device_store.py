@@ -97,6 +97,21 @@ def m0001_device(db: Database) -> None:
     )
 
 
+@migrations(name="0002_entity_lists")
+def m0002_entity_lists(db: Database) -> None:
+    # The entity lists the cached forms read, as the server sent them (CSV), with
+    # the manifest hash they came with: a list is downloaded again only when the
+    # server lists another hash.
+    db.execute(
+        """CREATE TABLE lists_cache (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            csv TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        )"""
+    )
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -222,6 +237,22 @@ class DeviceStore:
                             "on this device: run `fieldsync device pull` while connected.",
                             {"form_id": form_id, "version": version})
         return row[0]
+
+    # -- entity lists ----------------------------------------------------------
+
+    def list_hash(self, name: str) -> str | None:
+        row = self.db.execute("SELECT hash FROM lists_cache WHERE name = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def cache_list(self, name: str, list_hash: str, csv_text: str) -> None:
+        self.db.execute(
+            "INSERT INTO lists_cache(name, hash, csv, fetched_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET hash = excluded.hash, csv = excluded.csv, "
+            "fetched_at = excluded.fetched_at", [name, list_hash, csv_text, now_iso()])
+
+    def list_csv(self, name: str) -> str | None:
+        row = self.db.execute("SELECT csv FROM lists_cache WHERE name = ?", [name]).fetchone()
+        return row[0] if row else None
 
     # -- drafts ----------------------------------------------------------------
 

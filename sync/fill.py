@@ -8,6 +8,12 @@ device applies exactly the rules the server will; select lists are shown as
 numbered choices. Every answer is kept as a draft, so an interrupted entry is
 not lost; the finished record is finalized into the outbox with a new
 ``uuid:`` instanceID.
+
+A form that reads an entity list (``sync.lists``) picks from the list the
+device pulled; the pick fills in the answers the form copies from it (shown as
+the default; Enter keeps it), and the record carries the entity block the form
+computes, as Collect's does. A pick from a list that holds nothing for this
+device is not asked.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from forms.entities import evaluate_text
 from forms.model import Field, FormModel, compile_xform
 from forms.validate import evaluate_calculates, validate_record
 from sync.device_store import DeviceStore, new_instance_id
 from sync.errors import SyncError
+from sync.lists import ListForm
 
 __all__ = ["fill"]
 
@@ -38,10 +46,13 @@ def fill(db_path: str | Path, form_id: str, *, ask: Ask, say: Callable[[str], No
         ident = store.identity()
         cached = store.form_model(form_id, version)
         # The XForm is the source of document order (the model JSON sorts its keys).
-        model = compile_xform(store.form_xform(cached.form_id, cached.version))
-        session = _Session(model, store, ask, say, _language(model, language))
+        xform = store.form_xform(cached.form_id, cached.version)
+        model = compile_xform(xform)
+        lists = ListForm(model, xform, store)
+        session = _Session(model, store, ask, say, _language(model, language), lists, clock)
         started = clock()
-        draft_id = store.save_draft(model.form_id, model.version, {})
+        lists.first_load(session.data, started)
+        draft_id = store.save_draft(model.form_id, model.version, session.data)
         session.draft_id = draft_id
         say(f"{model.title} ({model.form_id} {model.version})")
         session.walk(None, session.data, "")
@@ -51,6 +62,9 @@ def fill(db_path: str | Path, form_id: str, *, ask: Ask, say: Callable[[str], No
         record = {"instance_id": new_instance_id(), "form_id": model.form_id,
                   "form_version": model.version, "deprecated_id": None, "data": data,
                   "attachments": session.attachments}
+        block = lists.entity_block(data, clock())
+        if block is not None:
+            record["entity"] = block
         store.finalize_draft(draft_id, record)
         say(f"finalized {record['instance_id']}: queued for push")
         return {"instance_id": record["instance_id"], "form_id": model.form_id,
@@ -58,8 +72,11 @@ def fill(db_path: str | Path, form_id: str, *, ask: Ask, say: Callable[[str], No
 
 
 class _Session:
-    def __init__(self, model: FormModel, store: DeviceStore, ask: Ask, say, language):
+    def __init__(self, model: FormModel, store: DeviceStore, ask: Ask, say, language,
+                 lists: ListForm, clock: Callable[[], datetime]):
         self.model = model
+        self.lists = lists
+        self.clock = clock
         self.store = store
         self.ask = ask
         self.say = say
@@ -95,11 +112,16 @@ class _Session:
             node.pop(f.name)
 
     def question(self, f: Field, node: dict, shown: str) -> None:
-        if not self.relevant(node, f.name, shown):
+        if not self.relevant(node, f.name, shown) or self.lists.is_empty_pick(f.list_name):
             return
         label = self.label(f.labels) or f.name
         if (f.readonly or "").replace(" ", "") == "true()":
             self.say(label)  # a note
+            return
+        prefilled = node.get(f.name)
+        if prefilled and f.readonly and evaluate_text(
+                self.model, self.data, f"boolean({f.readonly})", self.clock()) == "true":
+            self.say(f"{label}: {prefilled}")  # filled in from a list, not to be changed
             return
         choices = self.model.choices.get(f.list_name or "", []) if f.list_name else []
         while True:
@@ -108,7 +130,9 @@ class _Session:
                                   if f.is_select_multiple else ""))
                 for i, c in enumerate(choices, 1):
                     self.say(f"  {i}. {self.label(c.labels) or c.name}")
-            raw = self.ask(label if not choices else "choice", default=None).strip()
+            raw = self.ask(label if not choices else "choice", default=prefilled).strip()
+            if raw == "" and prefilled:
+                raw = prefilled
             value = self.to_value(f, raw, choices)
             if value is None:
                 self.say("  not one of the numbered choices; try again")
@@ -120,6 +144,8 @@ class _Session:
             problems = [p for p in validate_record(self.model, self.data)
                         if p.path == shown and p.code in REJECTING]
             if not problems:
+                if f.repeat is None:
+                    self.lists.changed(f.path, self.data, self.clock())
                 self.store.save_draft(self.model.form_id, self.model.version, self.data,
                                       self.draft_id)
                 return
@@ -130,14 +156,17 @@ class _Session:
             self.say(f"  {msg or problems[0].message}")
 
     def relevant(self, node: dict, name: str, shown: str) -> bool:
-        """Put a placeholder answer and see whether the form calls it not relevant."""
-        node[name] = "x"
+        """Put a placeholder answer (or keep a prefilled one) and see whether the
+        form calls it not relevant."""
+        held = node.get(name)
+        node[name] = held or "x"
         try:
             return not any(p.code == "answered_not_relevant"
                            and (p.path == shown or shown.startswith(p.path + "/"))
                            for p in validate_record(self.model, self.data))
         finally:
-            node.pop(name, None)
+            if held is None:
+                node.pop(name, None)
 
     def to_value(self, f: Field, raw: str, choices) -> str | None:
         if f.type == "binary" and raw:

@@ -46,6 +46,10 @@ class RecordSchema(Schema):
     deprecated_id = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
         INSTANCE_ID_RE, error="deprecated_id must look like 'uuid:...'"))
     data = fields.Dict(required=True)
+    # The meta/entity block of a form that creates or updates entities
+    # (forms.entities): dataset, id, create, update, baseVersion, label, ...
+    entity = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                         load_default=None, allow_none=True)
     attachments = fields.List(fields.Nested(AttachmentSchema), load_default=list)
     # Set by an office server when it forwards to HQ; devices leave them out.
     origin = fields.Dict(load_default=None, allow_none=True)

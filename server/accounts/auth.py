@@ -30,6 +30,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
+    # entity lists (issue 23): read, import and resolve; due lists (an
+    # enumerator sees their own cases)
+    "entities.read": frozenset({"admin", "supervisor", "analyst"}),
+    "entities.manage": frozenset({"admin", "supervisor"}),
+    "due.read": frozenset({"admin", "supervisor", "analyst", "enumerator"}),
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

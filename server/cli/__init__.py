@@ -25,8 +25,10 @@ def _register() -> None:
     from server.cli import backup, export, worker  # issue 8
     from server.cli import score  # issue 6: score, scoring, rescore, trends
     from server.cli import review  # issue 7: review queues and duplicates
+    from server.cli import entities  # issue 23: entity lists and due lists
 
-    for module in (accounts, device, forms, serve, worker, export, backup, review, score):
+    for module in (accounts, device, forms, serve, worker, export, backup, review, score,
+                   entities):
         module.register(cli)
 
 

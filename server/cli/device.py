@@ -59,10 +59,13 @@ def device_init(server, token, media_dir, db_path):
 @device.command("pull")
 @device_db_option
 def device_pull(db_path):
-    """Download the forms list and every XForm not cached yet."""
+    """Download the forms list, every XForm not cached yet and the entity lists
+    the forms read (the part assigned to this device's user) that changed."""
     summary = api.pull(db_path)
     for name in summary["added"]:
         click.echo(f"cached {name}")
+    for name in summary.get("lists", []):
+        click.echo(f"list {name}")
     for p in summary["problems"]:
         click.echo(f"problem: {p['form']}: {p['error']}", err=True)
     click.echo(f"{summary['listed']} form version(s) on the server, "

@@ -15,12 +15,13 @@ from server.scores import rescore as rescore_api
 from server.scores import specs as scoring_specs
 from server.cli.common import db_option, store
 from server.scores.score_file import score as score_api
+from server.scores import trends as trends_module
 from server.scores.trends import BY_CHOICES
 from server.scores.trends import trends as trends_api
 
 
 def register(cli: click.Group) -> None:
-    for command in (score, scoring, rescore, trends):
+    for command in (score, scoring, rescore, trends, trajectories, changes):
         cli.add_command(command)
 
 
@@ -179,6 +180,40 @@ def trends(form_id, by, version, fmt, db_path):
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     _print_table(result)
+
+
+@click.command()
+@click.option("--form", "form_id", required=True, help="A published form_id, e.g. rss.")
+@click.option("--case-id", default=None, help="One returnee's case id.")
+@click.option("--spec", "version", default=None,
+              help="Scores of this spec version [default: the form's current].")
+@click.option("--limit", type=int, default=100, show_default=True, help="People per page.")
+@click.option("--after", default=None, help="The page after this person (`next`).")
+@db_option
+def trajectories(form_id, case_id, version, limit, after, db_path):
+    """Each returnee's scores round by round, one person a line."""
+    answer = trends_module.trajectories(store(db_path), form_id, case_id=case_id,
+                                        scoring_version=version, limit=limit, after=after)
+    for person in answer["people"]:
+        click.echo(json.dumps(person, ensure_ascii=False))
+    if answer["next"]:
+        click.echo(f"more: --after {answer['next']}", err=True)
+
+
+@click.command()
+@click.option("--form", "form_id", required=True, help="A published form_id, e.g. rss.")
+@click.option("--from", "from_round", required=True, help="The earlier round, e.g. baseline.")
+@click.option("--to", "to_round", required=True, help="The later round, e.g. 6m.")
+@click.option("--by", default="", help="Comma-separated: country, sex, months_since_return.")
+@click.option("--tolerance", type=float, default=trends_module.DEFAULT_TOLERANCE,
+              show_default=True, help="A composite moving less than this 'stayed'.")
+@click.option("--spec", "version", default=None,
+              help="Scores of this spec version [default: the form's current].")
+@db_option
+def changes(form_id, from_round, to_round, by, tolerance, version, db_path):
+    """Paired change of each score between two rounds of the same people (JSON)."""
+    click.echo(json.dumps(trends_module.changes(store(db_path), form_id, from_round, to_round,
+                                                by, tolerance, version), ensure_ascii=False))
 
 
 def _print_table(result: dict) -> None:

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from forms.model import FormModel
 from server.ingest import answers
 from server.dedup import detect as dedup
+from server.entities import apply as entities  # issue 23: entity lists
 from server.forwarding import hq
 from server.scores import rescore
 from server.ingest.assess import Assessment, assess
@@ -258,7 +259,27 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     missing = _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])
-    return _result(db, row, status, missing)
+    result = _result(db, row, status, missing)
+    _apply_entity(db, item, row, ctx, result)  # issue 23
+    return result
+
+
+def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
+                  result: dict) -> None:
+    """Entity lists (issue 23, server/entities): create or update the entity a
+    current record's entity block names, in the record's own transaction; the
+    result says what became of it. A record waiting for its form version keeps
+    its block until the version is published. Records forwarded to HQ leave the
+    office's lists alone."""
+    block = item.rec.get("entity")
+    if not block or ctx.door == "forward" or row["state"] not in ("current", "quarantined"):
+        return
+    if item.model is None:
+        entities.keep_waiting(db, row, block)
+        return
+    outcome = entities.apply_record(db, item.model, row, block, ctx.user)
+    if outcome is not None:
+        result["entity"] = outcome
 
 
 def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
@@ -316,6 +337,7 @@ def release_quarantine(db: Database, form_id: str, version: str, model: FormMode
     rows = subs_q.quarantined(db, form_id, version)
     for row in rows:
         reassess(db, row["id"], model)
+        entities.apply_waiting(db, subs_q.by_id(db, row["id"]), model)  # issue 23
     return len(rows)
 
 

@@ -1,6 +1,11 @@
 """Form media: images, audio and CSV/XML files a form version refers to
 (``jr://images/logo.png``, ``jr://file-csv/villages.csv``), stored in the
-store as blobs and listed in the version's OpenRosa manifest."""
+store as blobs and listed in the version's OpenRosa manifest.
+
+A CSV a form reads that is an entity list (``returnees.csv`` for the list
+``returnees``, see server/entities/lists.py) is not stored: the manifest lists
+it with a hash that changes when the list does, and it is written from the
+list, filtered to the user's part, when the device downloads it."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import PurePosixPath
 
 from sqlite_utils import Database
 
+from server.entities import lists as entity_lists
 from server.registry import publish as registry
 from server.openrosa.errors import OpenRosaError
 from server.store import audit
@@ -83,3 +89,22 @@ def media_get(db: Database, form_id: str, version: str, name: str) -> dict:
         raise OpenRosaError("media_unknown", f"Form '{form_id}' version '{version}' has no "
                             f"media file '{name[:80]}'; see its manifest.")
     return row
+
+
+def manifest_files(db: Database, form_id: str, version: str, user: dict | None) -> list[dict]:
+    """What the version's manifest lists for ``user``: its stored media and the
+    entity lists it reads (``entity_list`` set), a list taking the place of a
+    stored file of the same name."""
+    row = registry.version_get(db, form_id, version)
+    lists = entity_lists.manifest_files(db, form_id, version, referenced_media(row["xform"]),
+                                        user)
+    names = {f["name"] for f in lists}
+    return [f for f in openrosa_q.list_media(db, form_id, version)
+            if f["name"] not in names] + lists
+
+
+def entity_list_of(db: Database, form_id: str, version: str, name: str) -> str | None:
+    """The entity list a media name stands for in this version, if it is one."""
+    row = registry.version_get(db, form_id, version)
+    found = entity_lists.lists_read_by(db, form_id, version, [name])
+    return found[0] if found and name in referenced_media(row["xform"]) else None

@@ -133,6 +133,7 @@ def to_record(db: Database, upload: Upload, blobs: list[tuple[str, str, int, str
         "deprecated_id": converted["deprecated_id"],
         "instance_name": converted["instance_name"],
         "data": converted["data"],
+        "entity": converted.get("entity"),
         "attachments": [
             {"name": name, "sha256": sha, "size": size, "content_type": ctype}
             for name, sha, size, ctype in blobs

@@ -30,10 +30,13 @@ def form_list(entries: list[dict], verbose: bool = False) -> bytes:
 
 
 def manifest(files: list[dict]) -> bytes:
-    """files: {name, md5, download_url}."""
+    """files: {name, md5, download_url, entity_list?}. An entity list's entry says
+    so (``type="entityList"``), as ODK Central's do, so Collect keeps it as one."""
     root = etree.Element(f"{{{MANIFEST}}}manifest", nsmap={None: MANIFEST})
     for item in files:
         media = _sub(root, MANIFEST, "mediaFile")
+        if item.get("entity_list"):
+            media.set("type", "entityList")
         _sub(media, MANIFEST, "filename", item["name"])
         _sub(media, MANIFEST, "hash", f"md5:{item['md5']}")
         _sub(media, MANIFEST, "downloadUrl", item["download_url"])

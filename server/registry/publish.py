@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 import scoring
+from forms.entities import read_declaration
 from forms.expressions import require_evaluable
 from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
@@ -143,6 +144,7 @@ def _check(db: Database, compiled: CompiledForm) -> None:
     Errors name the field and attribute (expressions) or the spec's sheet and row.
     """
     require_evaluable(compiled.model)
+    read_declaration(compiled.xform)  # an entity declaration this server can honour
     declared = scoring.declared_spec_version(compiled.model)
     if declared:
         # The spec the form names must exist (stored or installed) and fit it.

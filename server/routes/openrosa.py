@@ -11,12 +11,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from server.accounts.auth import actor, bearer_user, requires
+from server.entities import lists as entity_lists
 from server.errors import FieldsyncError
 from server.ingest.pipeline import ingest
 from server.openrosa import authn, media, submission
 from server.openrosa import xml as orxml
 from server.openrosa.catalog import form_list_entries
 from server.registry.publish import version_get
+from server.store import open_db
 
 bp = Blueprint("openrosa", __name__)
 media_bp = Blueprint("media", __name__, url_prefix="/api/v1")
@@ -61,7 +63,7 @@ def manifest(form_id, version):
     files = [
         {**item, "download_url": _external("openrosa.media_file", form_id=form_id,
                                            version=version, name=item["name"])}
-        for item in media.media_list(g.db, form_id, version)
+        for item in media.manifest_files(g.db, form_id, version, g.user)
     ]
     return Response(orxml.manifest(files), content_type=XML_TYPE)
 
@@ -69,6 +71,9 @@ def manifest(form_id, version):
 @bp.get("/forms/<form_id>/versions/<version>/media/<name>")
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def media_file(form_id, version, name):
+    listed = media.entity_list_of(g.db, form_id, version, name)
+    if listed is not None:
+        return _entity_list_file(form_id, listed)
     row = media.media_get(g.db, form_id, version, name)
     return Response(row["data"], content_type=row["content_type"],
                     headers={"ETag": f'"{row["md5"]}"'})
@@ -113,6 +118,29 @@ def list_media(form_id, version):
 
 
 bp.register_blueprint(media_bp)
+
+
+def _entity_list_file(form_id: str, name: str) -> Response:
+    """An entity list as the user's tablet receives it, streamed on a connection
+    of its own (the file outlives the request's); 304 when the tablet holds it."""
+    etag = entity_lists.list_hash(g.db, form_id, name, entity_lists.visible_to(g.db, g.user))
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    db = open_db(current_app.config["DATABASE"])
+    try:
+        chunks = entity_lists.list_file(db, form_id, name, g.user)
+    except Exception:
+        db.close()
+        raise
+
+    def body():
+        try:
+            yield from chunks
+        finally:
+            db.close()
+
+    return Response(body(), content_type="text/csv; charset=utf-8",
+                    headers={"ETag": f'"{etag}"'})
 
 
 def _version_url(kind: str, form_id: str, version: str) -> str:

@@ -9,6 +9,8 @@ from server.scores import rescore
 from server.scores import specs as scoring_specs
 from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
+from server.routes.params import int_arg
+from server.scores import trends as scores_trends
 from server.scores.trends import trends as compute_trends
 
 bp = Blueprint("scores", __name__, url_prefix="/api/v1")
@@ -63,3 +65,32 @@ def trends():
         raise FieldsyncError("bad_request", "Name the form: ?form_id=rss&by=country,quarter.")
     return compute_trends(g.db, form_id, request.args.get("by", "country"),
                           request.args.get("scoring_version"))
+
+
+@bp.get("/scores/trajectories")
+@requires("submissions.read")
+def trajectories():
+    form_id = request.args.get("form_id")
+    if not form_id:
+        raise FieldsyncError("bad_request", "Name the form: ?form_id=rss[&case_id=...].")
+    return scores_trends.trajectories(
+        g.db, form_id, case_id=request.args.get("case_id"),
+        scoring_version=request.args.get("scoring_version"),
+        limit=int_arg("limit", 100, scores_trends.MAX_PEOPLE),
+        after=request.args.get("after") or None)
+
+
+@bp.get("/scores/changes")
+@requires("submissions.read")
+def changes():
+    args = request.args
+    if not args.get("form_id"):
+        raise FieldsyncError("bad_request", "Name the form and two rounds: "
+                             "?form_id=rss&from=baseline&to=6m.")
+    try:
+        tolerance = float(args.get("tolerance", scores_trends.DEFAULT_TOLERANCE))
+    except ValueError:
+        raise FieldsyncError("bad_request", "tolerance is a number, e.g. 0.05.") from None
+    return scores_trends.changes(g.db, args["form_id"], args.get("from", ""),
+                                 args.get("to", ""), args.get("by", ""), tolerance,
+                                 args.get("scoring_version"))

@@ -245,3 +245,33 @@ def trend_rows(db: Database, form_id: str, version: str, score_names: list[str],
     params = [f'$."{name}"' for name in score_names]
     params += [version, form_id, *excluded_reviews, *excluded_flags]
     yield from db.execute(sql, params)
+
+
+PERSON_FIELDS = ("case_id", "survey_round", "country_of_return", "sex", "interview_date",
+                 "return_date")
+
+
+def person_rows(db: Database, form_id: str, version: str, score_names: list[str],
+                excluded_flags: tuple[str, ...], excluded_reviews: tuple[str, ...]):
+    """Yield ``(id, instance_id, case_id, survey_round, country_of_return, sex,
+    interview_date, return_date, *scores)`` for the current version of each
+    logical record scored with ``version`` (left out as ``trend_rows`` leaves
+    out), in the order they were stored."""
+    have = set(answer_columns(db, form_id))
+    if "case_id" not in have:
+        return
+    fields = ", ".join(f"a.{q(f)}" if f in have else "NULL" for f in PERSON_FIELDS)
+    scores = ", ".join("json_extract(ss.scores, ?)" for _ in score_names)
+    flag_marks = ", ".join("?" * len(excluded_flags)) or "NULL"
+    review_marks = ", ".join("?" * len(excluded_reviews)) or "NULL"
+    sql = (
+        f"SELECT s.id, s.instance_id, {fields}{', ' + scores if scores else ''} "
+        f"FROM submissions s JOIN {q(main_table(form_id))} a ON a.submission_id = s.id "
+        "LEFT JOIN submission_scores ss ON ss.submission_id = s.id AND ss.scoring_version = ? "
+        "WHERE s.form_id = ? AND s.state = 'current' "
+        f"AND s.review_state NOT IN ({review_marks}) "
+        f"AND NOT EXISTS (SELECT 1 FROM json_each(s.flags) WHERE value IN ({flag_marks}))"
+    )
+    params = [f'$."{name}"' for name in score_names]
+    params += [version, form_id, *excluded_reviews, *excluded_flags]
+    yield from db.execute(sql + " ORDER BY s.id", params)

@@ -72,7 +72,8 @@ def test_store_is_created_migrated_in_wal_with_full_sync(tmp_path):
     with DeviceStore.open(tmp_path / "d.db") as store:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
-        assert store.db["_sqlite_migrations"].count == 1
+        assert [r["name"] for r in store.db["_sqlite_migrations"].rows] == [
+            "0001_device", "0002_entity_lists"]
 
 
 def test_init_keeps_the_device_id_when_pointed_at_another_server(tmp_path):
