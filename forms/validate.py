@@ -16,7 +16,15 @@ answered_not_relevant    warning   an answer in a question or group not relevant
 repeat_count_mismatch    error     repeat instances differ from its jr:count
 calculate_mismatch       warning   the device's calculate differs from ours
 expression_error         warning   an expression could not be evaluated
+expression_not_checked   warning   (per form version, from ``not_checked_finding``:
+                                   never on a record) expressions the server
+                                   leaves to the tablet
 =======================  ========  ==============================================
+
+An expression the server does not evaluate (``FormExpressions.not_checked``, or
+one reading a media file that is not uploaded) never flags a record: its
+relevance counts as true, its constraint and calculate as met, and questions
+whose relevance it decides are not reported as missing.
 
 Paths inside repeats carry 1-based indexes: ``members[2]/age``.
 
@@ -34,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone, tzinfo
 
 from forms.errors import FormsError
 from forms.expressions import (FormExpressions, form_expressions, record_clock, record_paths,
@@ -42,13 +50,19 @@ from forms.expressions import (FormExpressions, form_expressions, record_clock, 
 from forms.model import FormModel
 from forms.normalize import normalize_data
 from forms.xpath import Node, parse_date, to_bool, to_num
-from forms.xpath.values import parse_time, str_to_num, to_date, to_str
+from forms.xpath.geo import APPROXIMATE
+from forms.xpath.secondary import NOT_CHECKED
+from forms.xpath.values import (parse_time, set_evaluation_timezone, str_to_num, to_date,
+                                to_str)
 
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
 _INT = re.compile(r"\s*[+-]?\d+\s*$")
 _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 _UNSTABLE = {"now", "random", "uuid"}
+# A calculate using area() or distance() is compared within this relative
+# tolerance: ODK's evaluators compute areas with different formulas (geo.py).
+GEO_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -66,51 +80,53 @@ class Finding:
 
 
 def validate_record(model: FormModel, data: dict, *, now: datetime | None = None,
-                    normalized: bool = False) -> list[Finding]:
+                    normalized: bool = False, media=None, tz: tzinfo | None = None
+                    ) -> list[Finding]:
     """Check ``data`` against the form; ``now`` is the received time (see record_clock).
 
     Pass ``normalized=True`` when ``data`` already went through ``normalize_data``
-    (as ingest does) to skip doing it twice.
+    (as ingest does) to skip doing it twice. ``media`` (a ``forms.media.FormMedia``)
+    holds the version's data files, for ``pulldata()`` and ``instance()``;
+    ``tz`` is the time zone dates without a time are in (UTC when None).
     """
     fx = form_expressions(model)
     data = _require_dict(data)
     if not normalized:
         data = normalize_data(model, data)
-    clock, from_record = record_clock(model, data, now)
-    root, env = fx.new_env(data, clock)
-    run = _Run(fx, env, data)
-    run.container(root, "", "", True, False)
+    run = _Run.start(fx, data, now, media, tz)
+    run.container(run.root, "", "", True, False)
     if not run.calcs:
         return run.findings
-    plan = run.plan
-    computed = _compute(fx, env, run.calcs, plan.calcs_independent)
+    plan, env = run.plan, run.env
+    computed = _compute(plan, env, run.calcs, plan.calcs_independent)
     for f, node, shown, rel, device in run.calcs:
         if not rel or device is None or not isinstance(device, str):
             continue
-        expr = fx.expr(f.path, "calculate")
-        if expr.functions & _UNSTABLE or ("today" in expr.functions and not from_record):
+        expr = plan.expr(f.path, "calculate")
+        if expr.functions & _UNSTABLE or ("today" in expr.functions and not run.from_record):
             continue
         server = computed.get(shown, "")
-        if not _same(device, server):
+        tolerance = GEO_TOLERANCE if expr.functions & APPROXIMATE else 1e-9
+        if not _same(device, server, tolerance):
             run.add(shown, "calculate_mismatch",
                     f"The device computed '{device}' but the form gives '{server}' "
                     f"for {_show(expr.text)}.", "warning")
     return run.findings
 
 
-def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = None) -> dict[str, str]:
-    """The server's value of every relevant calculate, keyed by indexed path."""
+def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = None, *,
+                        media=None, tz: tzinfo | None = None) -> dict[str, str]:
+    """The server's value of every relevant calculate it evaluates, keyed by
+    indexed path."""
     fx = form_expressions(model)
     data = normalize_data(model, _require_dict(data))
-    clock, _ = record_clock(model, data, now)
-    root, env = fx.new_env(data, clock)
-    run = _Run(fx, env, data)
+    run = _Run.start(fx, data, now, media, tz)
     run.quiet = True
-    run.container(root, "", "", True, True)
-    return _compute(fx, env, run.calcs, run.plan.calcs_independent)
+    run.container(run.root, "", "", True, True)
+    return _compute(run.plan, run.env, run.calcs, run.plan.calcs_independent)
 
 
-def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
+def _compute(plan, env, calcs, independent=False) -> dict[str, str]:
     """Evaluate calculates in form order, each seeing the ones before it, until stable.
 
     When no calculate reads another (``_Plan.calcs_independent``) a second pass
@@ -124,7 +140,7 @@ def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
                 results[shown] = ""
                 continue
             try:
-                value = as_text(fx.expr(f.path, "calculate").evaluate(node, env), f.type)
+                value = as_text(plan.expr(f.path, "calculate").evaluate(node, env), f.type)
             except FormsError:
                 value = ""
             if node.value != value:
@@ -155,12 +171,12 @@ def as_text(value, bind_type: str) -> str:
     return to_str(value)
 
 
-def _same(device: str, server: str) -> bool:
+def _same(device: str, server: str, tolerance: float = 1e-9) -> bool:
     a, b = device.strip(), server.strip()
     if a == b or {a, b} <= {"", "NaN"}:
         return True
     x, y = str_to_num(a), str_to_num(b)
-    return x == x and y == y and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+    return x == x and y == y and math.isclose(x, y, rel_tol=tolerance, abs_tol=1e-9)
 
 
 _LEAF, _GROUP, _REPEAT = 0, 1, 2
@@ -171,32 +187,35 @@ class _Entry:
 
     __slots__ = ("f", "name", "path", "kind", "binds", "relevant", "calc", "question", "meta",
                  "required", "typed", "choices", "multi", "filter", "constraint",
-                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy")
+                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy", "unsure")
 
-    def __init__(self, fx: FormExpressions, f, shared: set):
-        binds = fx.binds.get(f.path) or None
+    def __init__(self, fx: FormExpressions, f, shared: set, plan: _Plan):
+        binds = plan.binds.get(f.path) or None
         self.f, self.name, self.binds = f, f.name, binds
+        # Whether a relevance the server does not evaluate may hide this field
+        # (its own, or a group's around it): then it is never reported missing.
+        self.unsure = plan.unsure(f)
         parent = f.parent or ""
         # ``path`` is the field's shown path outside repeats; None sends the walk to
         # building it from the container's shown path.
         self.path = f.path if f.path == (f"{parent}/{f.name}" if parent else f.name) else None
         self.kind = _REPEAT if f.kind == "repeat" else _GROUP if f.is_container else _LEAF
-        self.relevant = fx.expr(f.path, "relevant")
+        self.relevant = plan.expr(f.path, "relevant")
         self.calc = bool(binds) and "calculate" in binds
         self.question, self.meta = f.kind == "question", f.kind == "meta"
         required = 0  # 0 never, 1 always (true()), 2 when its expression holds
         if self.question and f.required:
             if f.required.strip() == "true()":
                 required = 1
-            elif fx.expr(f.path, "required") is not None:
+            elif plan.expr(f.path, "required") is not None:
                 required = 2
-        self.required = required
+        self.required = 0 if self.unsure else required
         self.typed = f.type in _CHECKED_TYPES
         selects = f.control in ("select1", "select") and f.list_name in fx.choice_sets
         self.choices = fx.choice_sets[f.list_name] if selects else None
         self.multi = f.control == "select"
-        self.filter = fx.expr(f.path, "choice_filter")
-        self.constraint = fx.expr(f.path, "constraint") if f.constraint else None
+        self.filter = plan.expr(f.path, "choice_filter")
+        self.constraint = plan.expr(f.path, "constraint") if f.constraint else None
         if self.constraint is not None:
             message = f.constraint_message or ""
             hint = "" if not message or message.startswith("jr:itext") else f" ({message})"
@@ -216,26 +235,31 @@ _NONE: frozenset = frozenset()
 
 
 class _Plan:
-    """Per form version: each container's fields as ``_Entry``s and its known names,
-    the expressions whose value depends on the record alone, and whether any
-    calculate reads another calculate."""
+    """Per form version and set of media files at hand: the expressions the server
+    evaluates (``binds``), each container's fields as ``_Entry``s and its known
+    names, the expressions whose value depends on the record alone, and whether
+    any calculate reads another calculate."""
 
-    def __init__(self, fx: FormExpressions):
+    def __init__(self, fx: FormExpressions, available: frozenset = frozenset()):
+        binds = self.binds = fx.binds_with(available)
+        fields = fx.model.fields
+        self._unsure = {f.path for f in fields.values()
+                        if f.relevant and "relevant" not in binds.get(f.path, ())}
         reads: dict = {}
-        for attrs in fx.binds.values():
+        for attrs in binds.values():
             for expr in attrs.values():
                 if expr not in reads:
                     reads[expr] = record_paths(expr.text)
         shared = {expr for expr, paths in reads.items() if paths is not None}
         self.children = {
-            path: [_Entry(fx, f, shared) for f in fields] for path, fields in fx.children.items()
+            path: [_Entry(fx, f, shared, self) for f in kids]
+            for path, kids in fx.children.items()
         }
         self.known = {path: frozenset(names) for path, names in fx.child_names.items()}
-        calcs = [f.path for f in fx.model.fields.values()
-                 if "calculate" in fx.binds.get(f.path, ())]
+        calcs = [f.path for f in fields.values() if "calculate" in binds.get(f.path, ())]
         self.calcs_independent = all(
-            reads[fx.binds[c]["calculate"]] is not None
-            and not any(_overlap(p, q) for p in reads[fx.binds[c]["calculate"]] for q in calcs)
+            reads[binds[c]["calculate"]] is not None
+            and not any(_overlap(p, q) for p in reads[binds[c]["calculate"]] for q in calcs)
             for c in calcs
         )
         # Relevances, requireds and constraints whose value follows from the texts
@@ -244,7 +268,7 @@ class _Plan:
         self.inputs: dict = {}
         self.values: dict = {}
         self.hits: dict = {}
-        for attrs in fx.binds.values():
+        for attrs in binds.values():
             for attr in ("relevant", "required", "constraint"):
                 expr = attrs.get(attr)
                 if expr is None or expr in self.inputs:
@@ -255,6 +279,18 @@ class _Plan:
                                               for p in sorted(inputs))
                     self.values[expr] = {}
                     self.hits[expr] = 0
+
+    def expr(self, path: str, attr: str):
+        return self.binds.get(path, {}).get(attr)
+
+    def unsure(self, f) -> bool:
+        """Whether ``f`` or a container around it has a relevance left unevaluated."""
+        path = f.path
+        while path:
+            if path in self._unsure:
+                return True
+            path = path.rpartition("/")[0]
+        return False
 
 
 # Values kept per expression (``_Plan.values``); when the table is full and fewer
@@ -275,25 +311,43 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or not a or not b or b.startswith(a + "/") or a.startswith(b + "/")
 
 
-def _plan(fx: FormExpressions) -> _Plan:
-    plan = fx.derived.get("validate")
+def _plan(fx: FormExpressions, available: frozenset = frozenset()) -> _Plan:
+    key = ("validate", available) if available else "validate"
+    plan = fx.derived.get(key)
     if plan is None:
-        plan = fx.derived["validate"] = _Plan(fx)
+        plan = fx.derived[key] = _Plan(fx, available)
     return plan
 
 
 class _Run:
     """One walk over a record: findings, and the calculates met on the way."""
 
-    def __init__(self, fx: FormExpressions, env, data: dict):
+    def __init__(self, fx: FormExpressions, env, data: dict, available: frozenset = frozenset()):
         self.fx = fx
         self.env = env
         self.data = data
-        self.plan = _plan(fx)
+        self.plan = _plan(fx, available)
         self.findings: list[Finding] = []
         self.calcs: list = []
         self.quiet = False
         self.memo: dict = {}  # record-only expression -> (value, error), see _Entry.shared
+        self.root = None
+        self.from_record = False
+
+    @classmethod
+    def start(cls, fx: FormExpressions, data: dict, now, media, tz) -> _Run:
+        """A walk over ``data``: the clock, the time zone and the media files set."""
+        tz = tz or timezone.utc
+        set_evaluation_timezone(tz)
+        clock, from_record = record_clock(fx.model, data, now, tz)
+        available = frozenset()
+        if media is not None and fx.needs:
+            wanted = {name for names in fx.needs.values() for name in names}
+            available = media.available(wanted, fx.model.external)
+        root, env = fx.new_env(data, clock, media)
+        run = cls(fx, env, data, available)
+        run.root, run.from_record = root, from_record
+        return run
 
     def add(self, path, code, message, severity="error"):
         if not self.quiet:
@@ -328,8 +382,10 @@ class _Run:
                 return to_bool(value)
             except FormsError as exc:
                 error = exc
-        self.add(node_path(node), "expression_error",
-                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
+        if error.code != NOT_CHECKED:
+            self.add(node_path(node), "expression_error",
+                     f"The {attr} of {e.f.path} could not be evaluated: {error.message}",
+                     "warning")
         return default
 
     def key(self, inputs, node) -> tuple | None:
@@ -377,8 +433,10 @@ class _Run:
         value, error = hit
         if error is None:
             return value
-        self.add(node_path(node), "expression_error",
-                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
+        if error.code != NOT_CHECKED:
+            self.add(node_path(node), "expression_error",
+                     f"The {attr} of {e.f.path} could not be evaluated: {error.message}",
+                     "warning")
         return default
 
     def container(self, node, path, shown, relevant, silent):
@@ -426,7 +484,7 @@ class _Run:
         if raw is not None and not isinstance(raw, list):
             self.add(here, "type_invalid", f"'{here}' is a repeat: expected a list of objects.")
             return
-        if relevant and e.f.repeat_count:
+        if relevant and e.f.repeat_count and not e.unsure:
             self.repeat_count(e, parent, kids, here)
         for i, kid in enumerate(kids, 1):
             shown = f"{here}[{i}]"
@@ -440,7 +498,9 @@ class _Run:
         probe = Node(parent, f.name, {}, f.path, len(kids) + 1, parent.schema)
         if not self.holds(e, "relevant", e.relevant, probe, True):
             return
-        expr = self.fx.expr(f.path, "repeat_count")
+        expr = self.plan.expr(f.path, "repeat_count")
+        if expr is None:
+            return
         try:
             wanted = to_num(expr.evaluate(probe, self.env))
         except FormsError:
@@ -478,7 +538,7 @@ class _Run:
             return
         if text == "":
             if e.required and (e.required == 1 or self.holds(
-                e, "required", self.fx.expr(e.f.path, "required"), node, False)
+                e, "required", self.plan.expr(e.f.path, "required"), node, False)
             ):
                 self.add(shown, "required_missing", f"'{shown}' is required but empty.")
             return
