@@ -18,6 +18,7 @@ import weakref
 from datetime import datetime, timezone, tzinfo
 
 from forms.errors import FormsError
+from forms.media import media_file_name
 from forms.model import FormModel
 from forms.xpath import Env, Schema, compile_xpath, document, parse_date
 from forms.xpath.parser import parse
@@ -302,6 +303,84 @@ def check_form(model: FormModel) -> list[dict]:
     """Every expression of the form a tablet would refuse to load (a syntax error,
     a function ODK forms do not have, a wrong number of arguments), and why."""
     return list(form_expressions(model).errors)
+
+
+def expression_report(model: FormModel, available: frozenset | None = None) -> list[dict]:
+    """Each expression validation would use, in form order, and whether the server
+    checks it: ``{"path", "attribute", "expression", "checked"}``, with
+    ``"functions"`` and ``"reason"`` when it is not checked and ``"media"`` (the
+    files it reads) when it reads media. ``available`` names the instances whose
+    files are at hand; None when that is not known yet (at publish, before the
+    files are uploaded), and then an expression reading media counts as checked."""
+    fx = form_expressions(model)
+    left_out: dict[tuple[str, str], list[dict]] = {}
+    for item in fx.not_checked:
+        left_out.setdefault((item["path"], item["attribute"]), []).append(item)
+    out = []
+    for f in model.fields.values():
+        for attr in VALIDATED:
+            expr = fx.expr(f.path, attr)
+            entry = None
+            if expr is not None:
+                entry = {"path": f.path, "attribute": attr, "expression": expr.text,
+                         "checked": True}
+                needs = fx.needs.get(expr)
+                if needs:
+                    entry["media"] = sorted(_file_of(model, n) for n in needs)
+                    missing = sorted(needs - available) if available is not None else []
+                    if missing:
+                        entry.update(checked=False, functions=[
+                            f"instance('{n}')" for n in missing], reason=(
+                            "its media file(s) " + ", ".join(_file_of(model, n) for n in missing)
+                            + " are not at hand"))
+            elif (f.path, attr) in left_out:
+                items = left_out[(f.path, attr)]
+                entry = {"path": f.path, "attribute": attr, "expression": items[0]["expression"],
+                         "checked": False,
+                         "functions": list(dict.fromkeys(i["function"] for i in items)),
+                         "reason": "; ".join(dict.fromkeys(i["reason"] for i in items))}
+            if entry is not None:
+                out.append(entry)
+    return out
+
+
+def not_checked_finding(model: FormModel, available: frozenset | None = None) -> dict | None:
+    """The one ``expression_not_checked`` finding of a form version, naming each
+    field, attribute and function the server leaves to the tablet; None when the
+    server checks every expression."""
+    items = [e for e in expression_report(model, available) if not e["checked"]]
+    if not items:
+        return None
+    listed = "; ".join(f"the {e['attribute']} of '{e['path']}' ({', '.join(e['functions'])})"
+                       for e in items[:5])
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return {
+        "path": "", "code": "expression_not_checked", "severity": "warning",
+        "message": (f"{len(items)} expression(s) are kept in the form for the tablet but not "
+                    f"checked on the server, so records are never flagged by them: "
+                    f"{listed}{more}."),
+        "expressions": [{"field": e["path"], "attribute": e["attribute"],
+                         "function": ", ".join(e["functions"]), "reason": e["reason"]}
+                        for e in items],
+    }
+
+
+def expression_summary(report: list[dict]) -> dict:
+    """An ``expression_report`` in short: ``{"checked", "not_checked", "media",
+    "items"}``, items naming each expression left to the tablet (field,
+    attribute, function, reason)."""
+    left = [e for e in report if not e["checked"]]
+    return {
+        "checked": len(report) - len(left),
+        "not_checked": len(left),
+        "media": sorted({m for e in report for m in e.get("media", ())}),
+        "items": [{"field": e["path"], "attribute": e["attribute"],
+                   "function": ", ".join(e["functions"]), "reason": e["reason"]} for e in left],
+    }
+
+
+def _file_of(model: FormModel, instance: str) -> str:
+    return media_file_name(model.external.get(instance), instance)
 
 
 def require_evaluable(model: FormModel) -> None:

@@ -51,6 +51,23 @@ def set_evaluation_timezone(tz: tzinfo | None) -> None:
         _TZ.set(tz)
 
 
+def timezone_named(text: str) -> tzinfo:
+    """'UTC', a fixed offset ('+03:00', '-0530') or an IANA zone ('Africa/Dakar');
+    ValueError naming what to write otherwise."""
+    text = (text or "").strip()
+    if text.upper() in ("", "UTC", "Z"):
+        return _UTC
+    if re.fullmatch(r"[+-]\d\d(?::?\d\d)?", text):
+        return parse_offset(text)
+    try:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{text}' is not a time zone: write UTC, an offset such as "
+                         "+03:00, or a zone name such as Africa/Dakar") from None
+
+
 def local(moment: datetime) -> datetime:
     """A date-time with its offset: a naive one is local time in the evaluation's zone."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=_TZ.get())
