@@ -87,7 +87,8 @@ def validate_record(model: FormModel, data: dict, *, now: datetime | None = None
     Pass ``normalized=True`` when ``data`` already went through ``normalize_data``
     (as ingest does) to skip doing it twice. ``media`` (a ``forms.media.FormMedia``)
     holds the version's data files, for ``pulldata()`` and ``instance()``;
-    ``tz`` is the time zone dates without a time are in (UTC when None).
+    ``tz`` is the time zone of a record without a start or end timestamp (UTC
+    when None): a record that has one is evaluated in that timestamp's offset.
     """
     fx = form_expressions(model)
     data = _require_dict(data)
@@ -336,10 +337,13 @@ class _Run:
 
     @classmethod
     def start(cls, fx: FormExpressions, data: dict, now, media, tz) -> _Run:
-        """A walk over ``data``: the clock, the time zone and the media files set."""
+        """A walk over ``data``: the clock, the time zone and the media files set.
+
+        The zone is the tablet's as its own timestamp shows it (the offset of the
+        record's end, else start, time); ``tz`` for a record that carries none."""
         tz = tz or timezone.utc
-        set_evaluation_timezone(tz)
         clock, from_record = record_clock(fx.model, data, now, tz)
+        set_evaluation_timezone(clock.tzinfo if from_record else tz)
         available = frozenset()
         if media is not None and fx.needs:
             wanted = {name for names in fx.needs.values() for name in names}

@@ -251,6 +251,13 @@ def f_checklist(ctx, low, high, *factors):
     return (lo < 0 or count >= lo) and (hi < 0 or count <= hi)
 
 
+def _one(value):
+    """A node-set argument as its first node's text (JavaRosa unpacks it so)."""
+    if type(value) is list:
+        return value[0].text() if value else ""
+    return value
+
+
 def f_weighted_checklist(ctx, low, high, *pairs):
     """The weights of the true factors add up to between ``low`` and ``high``."""
     if len(pairs) == 2 and type(pairs[0]) is list and type(pairs[1]) is list:
@@ -258,7 +265,7 @@ def f_weighted_checklist(ctx, low, high, *pairs):
         if len(flags) != len(weights):
             raise ValueError("weighted-checklist() needs as many weights as factors")
     else:
-        flags, weights = list(pairs[0::2]), list(pairs[1::2])
+        flags, weights = [_one(f) for f in pairs[0::2]], list(pairs[1::2])
     total = math.fsum(to_num(w) for f, w in zip(flags, weights) if to_bool(f))
     return to_num(low) <= total <= to_num(high)
 

@@ -18,9 +18,9 @@ def compile_path(compiler, start, steps):
     """``start`` is None (absolute), ``"context"`` or a compiled base expression."""
     for axis, test, _ in steps:
         if axis not in EVALUATED_AXES:
-            what = "attributes" if axis == "attribute" else f"the '{axis}' axis"
-            return compiler.not_checked(f"{axis}::", f"{what} of the form's data are not read "
-                                        "on the server")
+            what = ("attributes are" if axis == "attribute"
+                    else f"the '{axis}' axis is")
+            return compiler.not_checked(f"{axis}::", f"{what} not read on the server")
         if test.endswith("()") and test != "node()":
             return compiler.not_checked(test, f"the node test '{test}' is not read on the "
                                         "server")

@@ -1,12 +1,12 @@
 """The server's time zone for form expressions: ``FIELDSYNC_TIMEZONE``.
 
 A tablet evaluates ``today()``, a date without a time (local midnight) and
-``decimal-time()`` in its own time zone. The server stands in for it with one
-zone for every record it validates, whichever door the record came through:
-``UTC`` unless the environment variable says otherwise (an IANA name such as
-``Africa/Dakar``, or a fixed offset such as ``+03:00``). Set it to the zone the
-tablets of this office run in. A record's own timestamps keep their offsets
-whatever the setting (docs/expressions.md).
+``decimal-time()`` in its own time zone. The server evaluates a record in the
+zone its own ``end`` (else ``start``) timestamp shows, which the tablet wrote;
+for a record that carries neither, whichever door it came through, in this
+setting: ``UTC`` unless the environment variable says otherwise (an IANA name
+such as ``Africa/Dakar``, or a fixed offset such as ``+03:00``). Set it to the
+zone the tablets of this office run in (docs/expressions.md).
 """
 
 from __future__ import annotations
