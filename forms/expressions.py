@@ -316,12 +316,20 @@ def expression_report(model: FormModel, available: frozenset | None = None) -> l
     left_out: dict[tuple[str, str], list[dict]] = {}
     for item in fx.not_checked:
         left_out.setdefault((item["path"], item["attribute"]), []).append(item)
+    unsure = {path for path, attr in left_out if attr == "relevant"}
     out = []
     for f in model.fields.values():
         for attr in VALIDATED:
             expr = fx.expr(f.path, attr)
             entry = None
-            if expr is not None:
+            governing = _under(f.path, unsure) if attr in ("required", "repeat_count") else None
+            if expr is not None and governing is not None:
+                constructs = [i["function"] for i in left_out[(governing, "relevant")]]
+                entry = {"path": f.path, "attribute": attr, "expression": expr.text,
+                         "checked": False, "functions": list(dict.fromkeys(constructs)),
+                         "reason": f"it applies only where '{governing}' is relevant, and that "
+                                   "relevance is not checked on the server"}
+            elif expr is not None:
                 entry = {"path": f.path, "attribute": attr, "expression": expr.text,
                          "checked": True}
                 needs = fx.needs.get(expr)
@@ -363,6 +371,15 @@ def not_checked_finding(model: FormModel, available: frozenset | None = None) ->
                          "function": ", ".join(e["functions"]), "reason": e["reason"]}
                         for e in items],
     }
+
+
+def _under(path: str, containers: set[str]) -> str | None:
+    """The innermost of ``containers`` that is ``path`` or holds it, if any."""
+    while path:
+        if path in containers:
+            return path
+        path = path.rpartition("/")[0]
+    return None
 
 
 def expression_summary(report: list[dict]) -> dict:

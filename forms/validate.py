@@ -52,8 +52,8 @@ from forms.normalize import normalize_data
 from forms.xpath import Node, parse_date, to_bool, to_num
 from forms.xpath.geo import APPROXIMATE
 from forms.xpath.secondary import NOT_CHECKED
-from forms.xpath.values import (parse_time, set_evaluation_timezone, str_to_num, to_date,
-                                to_str)
+from forms.xpath.values import (parse_time, reset_evaluation_timezone, set_evaluation_timezone,
+                                str_to_num, to_date, to_str)
 
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
@@ -95,6 +95,13 @@ def validate_record(model: FormModel, data: dict, *, now: datetime | None = None
     if not normalized:
         data = normalize_data(model, data)
     run = _Run.start(fx, data, now, media, tz)
+    try:
+        return _validate(run)
+    finally:
+        reset_evaluation_timezone(run.zone)
+
+
+def _validate(run: _Run) -> list[Finding]:
     run.container(run.root, "", "", True, False)
     if not run.calcs:
         return run.findings
@@ -122,9 +129,12 @@ def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = Non
     fx = form_expressions(model)
     data = normalize_data(model, _require_dict(data))
     run = _Run.start(fx, data, now, media, tz)
-    run.quiet = True
-    run.container(run.root, "", "", True, True)
-    return _compute(run.plan, run.env, run.calcs, run.plan.calcs_independent)
+    try:
+        run.quiet = True
+        run.container(run.root, "", "", True, True)
+        return _compute(run.plan, run.env, run.calcs, run.plan.calcs_independent)
+    finally:
+        reset_evaluation_timezone(run.zone)
 
 
 def _compute(plan, env, calcs, independent=False) -> dict[str, str]:
@@ -188,7 +198,8 @@ class _Entry:
 
     __slots__ = ("f", "name", "path", "kind", "binds", "relevant", "calc", "question", "meta",
                  "required", "typed", "choices", "multi", "filter", "constraint",
-                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy", "unsure")
+                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy", "unsure",
+                 "from_file")
 
     def __init__(self, fx: FormExpressions, f, shared: set, plan: _Plan):
         binds = plan.binds.get(f.path) or None
@@ -214,6 +225,9 @@ class _Entry:
         self.typed = f.type in _CHECKED_TYPES
         selects = f.control in ("select1", "select") and f.list_name in fx.choice_sets
         self.choices = fx.choice_sets[f.list_name] if selects else None
+        # a select_one_from_file list whose file is at hand: its names, per record
+        self.from_file = (f.list_name if f.control in ("select1", "select")
+                          and f.list_name in plan.available else None)
         self.multi = f.control == "select"
         self.filter = plan.expr(f.path, "choice_filter")
         self.constraint = plan.expr(f.path, "constraint") if f.constraint else None
@@ -227,7 +241,8 @@ class _Entry:
         plain = self.relevant is None and not self.calc
         self.quiet_empty = plain and not required  # ...an empty answer,
         self.easy = (plain and not self.typed and self.constraint is None  # ...or a
-                     and self.filter is None and not self.multi)  # relevant single value.
+                     and self.filter is None and not self.multi  # relevant single value.
+                     and self.from_file is None)
         # Outside repeats an expression of the record alone has one value per record.
         self.shared = shared if f.repeat is None and f.kind != "repeat" else _NONE
 
@@ -243,6 +258,7 @@ class _Plan:
 
     def __init__(self, fx: FormExpressions, available: frozenset = frozenset()):
         binds = self.binds = fx.binds_with(available)
+        self.available = available
         fields = fx.model.fields
         self._unsure = {f.path for f in fields.values()
                         if f.relevant and "relevant" not in binds.get(f.path, ())}
@@ -334,6 +350,7 @@ class _Run:
         self.memo: dict = {}  # record-only expression -> (value, error), see _Entry.shared
         self.root = None
         self.from_record = False
+        self.zone = None  # the token that puts the caller's time zone back
 
     @classmethod
     def start(cls, fx: FormExpressions, data: dict, now, media, tz) -> _Run:
@@ -343,14 +360,14 @@ class _Run:
         record's end, else start, time); ``tz`` for a record that carries none."""
         tz = tz or timezone.utc
         clock, from_record = record_clock(fx.model, data, now, tz)
-        set_evaluation_timezone(clock.tzinfo if from_record else tz)
+        zone = set_evaluation_timezone(clock.tzinfo if from_record else tz)
         available = frozenset()
         if media is not None and fx.needs:
             wanted = {name for names in fx.needs.values() for name in names}
             available = media.available(wanted, fx.model.external)
         root, env = fx.new_env(data, clock, media)
         run = cls(fx, env, data, available)
-        run.root, run.from_record = root, from_record
+        run.root, run.from_record, run.zone = root, from_record, zone
         return run
 
     def add(self, path, code, message, severity="error"):
@@ -553,13 +570,15 @@ class _Run:
             if problem:
                 self.add(shown, "type_invalid", f"'{shown}' = '{text}' {problem}.")
                 return
-        if e.choices is not None and not self.chosen(e, node, text, shown):
+        names = e.choices
+        if names is None and e.from_file is not None:
+            names = self.fx.instance(e.from_file, self.env.media).names()
+        if names is not None and not self.chosen(e, node, text, shown, names):
             return
         if e.constraint is not None and not self.holds(e, "constraint", e.constraint, node, True):
             self.add(shown, "constraint_failed", f"'{shown}' = '{text}'{e.constraint_tail}")
 
-    def chosen(self, e, node, text, shown) -> bool:
-        names = e.choices
+    def chosen(self, e, node, text, shown, names) -> bool:
         if e.multi:
             values = text.split()
             unknown = [v for v in values if v not in names]

@@ -46,6 +46,11 @@ class SecondaryInstance:
         roots = [k for k in self.doc.element_children()]
         return roots[0].children("item") if roots else []
 
+    def names(self, key: str = "name"):
+        """Every value of the items' ``key`` child (a choice list's names)."""
+        self.first(key, "")
+        return self._index[key].keys()
+
     def first(self, key: str, value: str):
         """The first item whose ``key`` child holds ``value``, or None."""
         index = self._index.get(key)

@@ -44,11 +44,14 @@ def evaluation_timezone() -> tzinfo:
     return _TZ.get()
 
 
-def set_evaluation_timezone(tz: tzinfo | None) -> None:
-    """Evaluate in ``tz`` from now on in this thread (None: UTC)."""
-    tz = tz or _UTC
-    if _TZ.get() is not tz:
-        _TZ.set(tz)
+def set_evaluation_timezone(tz: tzinfo | None):
+    """Evaluate in ``tz`` (None: UTC) from now on in this thread; returns the
+    token ``reset_evaluation_timezone`` takes to put the previous zone back."""
+    return _TZ.set(tz or _UTC)
+
+
+def reset_evaluation_timezone(token) -> None:
+    _TZ.reset(token)
 
 
 def timezone_named(text: str) -> tzinfo:

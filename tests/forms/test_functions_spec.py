@@ -18,7 +18,8 @@ from forms.errors import FormsError
 from forms.expressions import form_expressions
 from forms.media import FormMedia
 from forms.xpath import Env, Schema, compile_xpath, document
-from forms.xpath.values import format_datetime, set_evaluation_timezone, timezone_named
+from forms.xpath.values import (reset_evaluation_timezone, set_evaluation_timezone,
+                                timezone_named)
 from tests.conftest import CORPUS
 
 NAN = float("nan")
@@ -40,14 +41,14 @@ DATA = {
 
 def run(expression: str, at: str = "", data: dict | None = None, tz=UTC, now=NOW):
     """Evaluate over DATA (a plain record; ``at`` names a child of the root)."""
-    set_evaluation_timezone(tz)
+    token = set_evaluation_timezone(tz)
     try:
         doc = document("data", DATA if data is None else data, Schema({}))
         root = doc.children("data")[0]
         node = root.children(at)[0] if at else root
         return compile_xpath(expression).evaluate(node, Env(doc, now))
     finally:
-        set_evaluation_timezone(UTC)
+        reset_evaluation_timezone(token)
 
 
 def text(value) -> str:
