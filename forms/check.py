@@ -63,8 +63,7 @@ def form_report(form_path, media_dir=None) -> list[dict]:
 
 def load_media(model: FormModel, folder) -> tuple[FormMedia | None, frozenset]:
     """The media files the form reads, from ``folder``; and which instances they provide."""
-    fx = form_expressions(model)
-    wanted = {name for names in fx.needs.values() for name in names}
+    wanted = form_expressions(model).media_instances()
     if not wanted:
         return None, frozenset()
     files = {}

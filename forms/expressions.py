@@ -113,6 +113,10 @@ class FormExpressions:
     def expr(self, path: str, attr: str):
         return self.binds.get(path, {}).get(attr)
 
+    def media_instances(self) -> set[str]:
+        """The secondary instances some expression reads from a media file."""
+        return {name for names in self.needs.values() for name in names}
+
     def binds_with(self, available: frozenset) -> dict[str, dict]:
         """``binds`` without the expressions that read media not in ``available``."""
         key = ("binds", available)

@@ -16,15 +16,13 @@ answered_not_relevant    warning   an answer in a question or group not relevant
 repeat_count_mismatch    error     repeat instances differ from its jr:count
 calculate_mismatch       warning   the device's calculate differs from ours
 expression_error         warning   an expression could not be evaluated
-expression_not_checked   warning   (per form version, from ``not_checked_finding``:
-                                   never on a record) expressions the server
-                                   leaves to the tablet
+expression_not_checked   warning   expressions left to the tablet (one per form
+                                   version, never on a record)
 =======================  ========  ==============================================
 
 An expression the server does not evaluate (``FormExpressions.not_checked``, or
-one reading a media file that is not uploaded) never flags a record: its
-relevance counts as true, its constraint and calculate as met, and questions
-whose relevance it decides are not reported as missing.
+reading a media file not at hand) never flags a record: its relevance counts as
+true, its constraint and calculate as met, nothing it makes relevant as missing.
 
 Paths inside repeats carry 1-based indexes: ``members[2]/age``.
 
@@ -40,29 +38,24 @@ computed in one pass when none reads another.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 
+from forms.bindtypes import CHECKED_TYPES, as_text, same, type_problem
 from forms.errors import FormsError
 from forms.expressions import (FormExpressions, form_expressions, record_clock, record_paths,
                                value_inputs)
 from forms.model import FormModel
 from forms.normalize import normalize_data
-from forms.xpath import Node, parse_date, to_bool, to_num
+from forms.xpath import Node, to_bool, to_num
 from forms.xpath.geo import APPROXIMATE
 from forms.xpath.secondary import NOT_CHECKED
-from forms.xpath.values import (parse_time, reset_evaluation_timezone, set_evaluation_timezone,
-                                str_to_num, to_date, to_str)
+from forms.xpath.values import reset_evaluation_timezone, set_evaluation_timezone
 
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
-_INT = re.compile(r"\s*[+-]?\d+\s*$")
-_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 _UNSTABLE = {"now", "random", "uuid"}
-# A calculate using area() or distance() is compared within this relative
-# tolerance: ODK's evaluators compute areas with different formulas (geo.py).
-GEO_TOLERANCE = 1e-3
+GEO_TOLERANCE = 1e-3  # area() and distance() differ a little between evaluators (geo.py)
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def _validate(run: _Run) -> list[Finding]:
             continue
         server = computed.get(shown, "")
         tolerance = GEO_TOLERANCE if expr.functions & APPROXIMATE else 1e-9
-        if not _same(device, server, tolerance):
+        if not same(device, server, tolerance):
             run.add(shown, "calculate_mismatch",
                     f"The device computed '{device}' but the form gives '{server}' "
                     f"for {_show(expr.text)}.", "warning")
@@ -163,33 +156,6 @@ def _compute(plan, env, calcs, independent=False) -> dict[str, str]:
     return results
 
 
-def as_text(value, bind_type: str) -> str:
-    """A calculate's result as the instance would hold it, for its bind type."""
-    if type(value) is list:
-        value = value[0].text() if value else ""
-    if bind_type in ("date", "dateTime") and type(value) is not str:
-        moment = to_date(value)
-        if moment is None:
-            return ""
-        if bind_type == "date":
-            return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
-        return to_str(moment)
-    if type(value) is float:
-        if value != value or math.isinf(value):
-            return ""
-        if bind_type == "int":
-            return str(math.trunc(value))
-    return to_str(value)
-
-
-def _same(device: str, server: str, tolerance: float = 1e-9) -> bool:
-    a, b = device.strip(), server.strip()
-    if a == b or {a, b} <= {"", "NaN"}:
-        return True
-    x, y = str_to_num(a), str_to_num(b)
-    return x == x and y == y and math.isclose(x, y, rel_tol=tolerance, abs_tol=1e-9)
-
-
 _LEAF, _GROUP, _REPEAT = 0, 1, 2
 
 
@@ -222,7 +188,7 @@ class _Entry:
             elif plan.expr(f.path, "required") is not None:
                 required = 2
         self.required = 0 if self.unsure else required
-        self.typed = f.type in _CHECKED_TYPES
+        self.typed = f.type in CHECKED_TYPES
         selects = f.control in ("select1", "select") and f.list_name in fx.choice_sets
         self.choices = fx.choice_sets[f.list_name] if selects else None
         # a select_one_from_file list whose file is at hand: its names, per record
@@ -348,23 +314,18 @@ class _Run:
         self.calcs: list = []
         self.quiet = False
         self.memo: dict = {}  # record-only expression -> (value, error), see _Entry.shared
-        self.root = None
-        self.from_record = False
-        self.zone = None  # the token that puts the caller's time zone back
+        self.root, self.from_record, self.zone = None, False, None  # set by start()
 
     @classmethod
     def start(cls, fx: FormExpressions, data: dict, now, media, tz) -> _Run:
-        """A walk over ``data``: the clock, the time zone and the media files set.
-
-        The zone is the tablet's as its own timestamp shows it (the offset of the
-        record's end, else start, time); ``tz`` for a record that carries none."""
+        """A walk over ``data`` with its clock, media and time zone: the offset of
+        its own end (else start) time, the tablet's; ``tz`` when it has none."""
         tz = tz or timezone.utc
         clock, from_record = record_clock(fx.model, data, now, tz)
         zone = set_evaluation_timezone(clock.tzinfo if from_record else tz)
         available = frozenset()
         if media is not None and fx.needs:
-            wanted = {name for names in fx.needs.values() for name in names}
-            available = media.available(wanted, fx.model.external)
+            available = media.available(fx.media_instances(), fx.model.external)
         root, env = fx.new_env(data, clock, media)
         run = cls(fx, env, data, available)
         run.root, run.from_record, run.zone = root, from_record, zone
@@ -403,6 +364,10 @@ class _Run:
                 return to_bool(value)
             except FormsError as exc:
                 error = exc
+        return self.failed(e, attr, node, error, default)
+
+    def failed(self, e, attr, node, error, default):
+        """``default``, with an expression_error unless the server leaves it unchecked."""
         if error.code != NOT_CHECKED:
             self.add(node_path(node), "expression_error",
                      f"The {attr} of {e.f.path} could not be evaluated: {error.message}",
@@ -454,11 +419,7 @@ class _Run:
         value, error = hit
         if error is None:
             return value
-        if error.code != NOT_CHECKED:
-            self.add(node_path(node), "expression_error",
-                     f"The {attr} of {e.f.path} could not be evaluated: {error.message}",
-                     "warning")
-        return default
+        return self.failed(e, attr, node, error, default)
 
     def container(self, node, path, shown, relevant, silent):
         value = node.value
@@ -602,43 +563,6 @@ class _Run:
                          f"'{shown}' has {', '.join(repr(v) for v in excluded)}, which its "
                          f"choice filter ({_show(e.f.choice_filter)}) does not offer.", "warning")
         return True
-
-
-_CHECKED_TYPES = frozenset({"int", "decimal", "date", "dateTime", "time", "geopoint",
-                            "geotrace", "geoshape", "boolean"})
-
-
-def type_problem(bind_type: str, text: str) -> str | None:
-    """Why ``text`` is not a valid value of ``bind_type``, or None."""
-    if bind_type == "int":
-        return None if _INT.match(text) else "is not a whole number"
-    if bind_type == "decimal":
-        return None if _DECIMAL.match(text) else "is not a decimal number"
-    if bind_type == "date":
-        ok = type(parse_date(text)) is date
-        return None if ok else "is not a date (YYYY-MM-DD)"
-    if bind_type == "dateTime":
-        ok = type(parse_date(text)) is datetime
-        return None if ok else "is not a date-time (YYYY-MM-DDTHH:MM:SS with offset)"
-    if bind_type == "time":
-        return None if parse_time(text) else "is not a time (HH:MM:SS)"
-    if bind_type == "geopoint":
-        return None if _geopoint(text) else "is not a geopoint ('lat lon [alt [accuracy]]')"
-    if bind_type in ("geotrace", "geoshape"):
-        points = [p for p in text.split(";") if p.strip()]
-        ok = len(points) >= 2 and all(_geopoint(p) for p in points)
-        return None if ok else f"is not a {bind_type} (geopoints separated by ';')"
-    if bind_type == "boolean":
-        return None if text.strip() in ("true", "false", "1", "0") else "is not true or false"
-    return None
-
-
-def _geopoint(text: str) -> bool:
-    parts = text.split()
-    if not 2 <= len(parts) <= 4 or not all(_DECIMAL.match(p) for p in parts):
-        return False
-    lat, lon = float(parts[0]), float(parts[1])
-    return -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def _has_answer(value) -> bool:

@@ -77,11 +77,10 @@ def media_for(db: Database, model: FormModel) -> FormMedia | None:
     """The uploaded files the version's expressions read (``pulldata()``,
     ``instance()``), or None when they read none. Parsed once per set of file
     hashes, so a file uploaded later is seen by the next record."""
-    needs = form_expressions(model).needs
-    if not needs:
-        return None
     wanted = {media_file_name(model.external.get(name), name)
-              for names in needs.values() for name in names}
+              for name in form_expressions(model).media_instances()}
+    if not wanted:
+        return None
     held = tuple(sorted((m["name"], m["md5"])
                         for m in openrosa_q.list_media(db, model.form_id, model.version)
                         if m["name"] in wanted))
