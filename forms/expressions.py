@@ -85,6 +85,13 @@ class FormExpressions:
                 media = frozenset(n for n in expr.instances if n not in model.choices)
                 if media:
                     self.needs[expr] = media
+        for action in model.actions:  # set on the tablet only, but it must load them
+            try:
+                compile_xpath(action["value"])
+            except FormsError as exc:
+                attr = "default" if action["event"] == "odk-instance-first-load" else "trigger"
+                self.errors.append({"path": action["path"], "attribute": attr,
+                                    "message": exc.message})
         self.choice_sets = {name: {c.name for c in items} for name, items in model.choices.items()}
         self._instances: dict[str, SecondaryInstance] = {}
         self._names = _unique_names(model)

@@ -87,7 +87,8 @@ class FormModel:
     ``external`` maps the secondary instances read from media files to their
     ``src`` (``{"villages": "jr://file-csv/villages.csv"}``); ``texts`` holds the
     translated texts (``{language: {id: text}}``) when an expression reads them
-    with ``jr:itext()``.
+    with ``jr:itext()``; ``actions`` the values the tablet sets on events
+    (dynamic defaults and triggers): ``[{"path", "event", "value"}]``.
     """
 
     form_id: str
@@ -100,6 +101,7 @@ class FormModel:
     instance_name: str | None = None
     external: dict[str, str] = field(default_factory=dict)
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    actions: list[dict] = field(default_factory=list)
 
     def field(self, path: str) -> Field | None:
         return self.fields.get(path)
@@ -173,6 +175,9 @@ def compile_xform(xform: str | bytes) -> FormModel:
         instance_name=_instance_name(binds),
         external=external,
         texts=itext if reads_itext else {},
+        actions=[{"path": _rel(a.get("ref"), root), "event": a.get("event") or "",
+                  "value": a.get("value")} for a in doc.iter(f"{{{XF}}}setvalue")
+                 if a.get("value")],
     )
 
 

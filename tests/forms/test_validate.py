@@ -297,3 +297,16 @@ def test_check_form_lists_only_what_a_tablet_refuses_with_its_field_and_attribut
         ("n", "constraint"), ("e", "calculate")]
     assert "'foo()' is not an ODK XForms function" in problems[0]["message"]
     assert "'int()' takes 1 argument(s), not 2" in problems[1]["message"]
+
+
+def test_check_form_refuses_a_default_or_trigger_value_a_tablet_cannot_load():
+    md = """
+| survey |
+|        | type    | name | label | default          | trigger | calculation     |
+|        | text    | a    | A     | upper-case('x')  |         |                 |
+|        | integer | b    | B     |                  |         |                 |
+|        | date    | c    | C     |                  | ${b}    | date(1, 2)      |
+"""
+    problems = check_form(convert_xlsform(md.encode(), "actions.md").model)
+    assert [(p["path"], p["attribute"]) for p in problems] == [("a", "default"),
+                                                              ("c", "trigger")]
