@@ -72,7 +72,8 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
     if suffix == ".xlsx":
         _check_zip(source)
     warnings: list[str] = []
-    stem = PurePath(filename).stem.strip() or "form"
+    # the file's own name, also when a browser sent its whole Windows path
+    stem = PurePath(filename.replace("\\", "/")).stem.strip() or "form"
     try:
         result = convert(
             Definition(data=io.BytesIO(source), file_type=SupportedFileTypes(SUFFIXES[suffix]),
@@ -115,7 +116,7 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
         md5=hashlib.md5(xform.encode("utf-8")).hexdigest(),
         model=model,
         source=source,
-        source_name=PurePath(filename).name,
+        source_name=PurePath(filename.replace("\\", "/")).name,
         warnings=list(warnings),
     )
 

@@ -39,6 +39,11 @@ def test_two_forms_without_form_id_are_two_forms():
     assert (first.form_id, second.form_id) == ("villages", "markets")
 
 
+def test_the_fallback_name_is_the_files_own_name_without_its_folders():
+    assert form("", "C:\\Users\\ama\\Wells survey.md").form_id == "Wells survey"
+    assert form("", "uploads/latrines.md").form_id == "latrines"
+
+
 def test_a_blank_form_id_falls_back_to_the_file_name():
     compiled = form("| settings |\n| | form_id | version |\n| |  | 4 |\n", "clinic.md")
     assert (compiled.form_id, compiled.version) == ("clinic", "4")
