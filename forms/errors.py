@@ -16,6 +16,7 @@ STATUS = {
     "xlsform_type_unsupported": 415,
     "xlsform_expression_unsupported": 422,
     "submission_invalid": 400,
+    "timezone_invalid": 400,
 }
 
 

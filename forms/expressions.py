@@ -2,24 +2,34 @@
 
 ``form_expressions(model)`` returns the per-model ``FormExpressions`` (compiled
 binds, the form's tree, choice-list instances), built on first use and kept as
-long as the model lives. ``check_form(model)`` lists every expression problem as
-``{"path", "attribute", "message"}``; the server refuses to publish (422) when it
-is not empty. ``record_clock`` decides what ``today()``/``now()`` mean for a record.
+long as the model lives. ``check_form(model)`` lists every expression a tablet
+would refuse as ``{"path", "attribute", "message"}``; the server refuses to
+publish (422) when it is not empty. Everything else publishes: an expression
+the server cannot evaluate is kept in the form and left out of server-side
+validation, and ``expression_report`` says, per expression, which are checked
+on the server and which are not (and why). ``record_clock`` decides what
+``today()``/``now()`` mean for a record.
 """
 
 from __future__ import annotations
 
 import re
 import weakref
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from forms.errors import FormsError
+from forms.media import media_file_name
 from forms.model import FormModel
 from forms.xpath import Env, Schema, compile_xpath, document, parse_date
 from forms.xpath.parser import parse
+from forms.xpath.secondary import SecondaryInstance, Unavailable
 
 ATTRIBUTES = ("relevant", "required", "constraint", "calculate", "readonly",
               "repeat_count", "choice_filter")
+# what server-side validation evaluates (readonly only matters on the tablet)
+VALIDATED = ("relevant", "required", "constraint", "calculate", "repeat_count",
+             "choice_filter")
+LAST_SAVED = "jr://instance/last-saved"
 _CACHE: dict[int, FormExpressions] = {}
 _PREDICATE = re.compile(r"\[[^\]]*\]")
 # Functions whose value depends on their arguments only (today() on the record's
@@ -48,6 +58,9 @@ class FormExpressions:
         self.child_names = {k: {f.name for f in v} for k, v in self.children.items()}
         self.binds: dict[str, dict] = {}
         self.errors: list[dict] = []
+        self.not_checked: list[dict] = []  # {path, attribute, expression, function, reason}
+        # expression -> the secondary instances it reads from media files
+        self.needs: dict[object, frozenset[str]] = {}
         for f in model.fields.values():
             for attr in ATTRIBUTES:
                 text = getattr(f, attr)
@@ -56,12 +69,31 @@ class FormExpressions:
                 if attr == "choice_filter":
                     text = f"instance('{f.list_name}')/root/item[{text}]"
                 try:
-                    self.binds.setdefault(f.path, {})[attr] = compile_xpath(text)
+                    expr = compile_xpath(text)
                 except FormsError as exc:
                     self.errors.append({"path": f.path, "attribute": attr,
                                         "message": exc.message})
+                    continue
+                left_out = list(expr.unchecked) + self._unknown_instances(expr)
+                if left_out and attr in VALIDATED:
+                    for construct, reason in left_out:
+                        self.not_checked.append({
+                            "path": f.path, "attribute": attr, "expression": expr.text,
+                            "function": construct, "reason": reason})
+                    continue
+                self.binds.setdefault(f.path, {})[attr] = expr
+                media = frozenset(n for n in expr.instances if n not in model.choices)
+                if media:
+                    self.needs[expr] = media
+        for action in model.actions:  # set on the tablet only, but it must load them
+            try:
+                compile_xpath(action["value"])
+            except FormsError as exc:
+                attr = "default" if action["event"] == "odk-instance-first-load" else "trigger"
+                self.errors.append({"path": action["path"], "attribute": attr,
+                                    "message": exc.message})
         self.choice_sets = {name: {c.name for c in items} for name, items in model.choices.items()}
-        self._instances: dict[str, object] = {}
+        self._instances: dict[str, SecondaryInstance] = {}
         self._names = _unique_names(model)
         stamps = [f for f in model.fields.values() if f.preload == "timestamp" and not f.repeat]
         stamps.sort(key=lambda f: {"end": 0, "start": 1}.get(f.name, 2))
@@ -70,24 +102,69 @@ class FormExpressions:
         # on first use by their owner and kept as long as this object.
         self.derived: dict[str, object] = {}
 
+    def _unknown_instances(self, expr) -> list[tuple[str, str]]:
+        """The instances ``expr`` names that no file can provide: the form does not
+        declare them, or they hold the tablet's last saved record."""
+        out = []
+        for name in sorted(expr.instances):
+            src = self.model.external.get(name)
+            if name in self.model.choices or (src is not None and src != LAST_SAVED):
+                continue
+            if src == LAST_SAVED:
+                out.append((f"instance('{name}')", "it reads the last record saved on the "
+                            "tablet"))
+            elif "pulldata" not in expr.functions:
+                out.append((f"instance('{name}')", f"the form declares no instance '{name}'"))
+        return out
+
     def expr(self, path: str, attr: str):
         return self.binds.get(path, {}).get(attr)
 
-    def new_env(self, data: dict, now: datetime | None):
-        doc = document(self.model.root, data, self.schema)
-        return doc.children(self.model.root)[0], Env(doc, now, self)
+    def media_instances(self) -> set[str]:
+        """The secondary instances some expression reads from a media file."""
+        return {name for names in self.needs.values() for name in names}
 
-    def instance_doc(self, name: str):
-        doc = self._instances.get(name)
-        if doc is None and name in self.model.choices:
+    def binds_with(self, available: frozenset) -> dict[str, dict]:
+        """``binds`` without the expressions that read media not in ``available``."""
+        key = ("binds", available)
+        found = self.derived.get(key)
+        if found is None:
+            found = {}
+            for path, attrs in self.binds.items():
+                kept = {a: e for a, e in attrs.items() if self.needs.get(e, available) <= available}
+                if kept:
+                    found[path] = kept
+            self.derived[key] = found
+        return found
+
+    def new_env(self, data: dict, now: datetime | None, media=None):
+        doc = document(self.model.root, data, self.schema)
+        return doc.children(self.model.root)[0], Env(doc, now, self, media)
+
+    def instance(self, name: str, media=None) -> SecondaryInstance:
+        """A secondary instance by id: a choice list, or a media file of the version
+        (``media``, a ``forms.media.FormMedia``); ``Unavailable`` when neither has it."""
+        found = self._instances.get(name)
+        if found is not None:
+            return found
+        if name in self.model.choices:
             items = [
                 {"name": c.name, "label": self.label(c.labels), **c.extra}
                 for c in self.model.choices[name]
             ]
             rank = list(self.model.choices).index(name) + 1
             doc = document("root", {"item": items}, Schema({}, doc_rank=rank))
-            self._instances[name] = doc
-        return doc
+            found = self._instances[name] = SecondaryInstance(name, doc)
+            return found
+        found = media.instance(name, self.model.external.get(name)) if media else None
+        if found is None:
+            raise Unavailable(name)
+        return found
+
+    def itext(self, text_id: str) -> str:
+        """A translated text by id, in the default (else first) language."""
+        return self.label({lang: texts[text_id] for lang, texts in self.model.texts.items()
+                           if text_id in texts})
 
     def label(self, labels: dict[str, str]) -> str:
         if "default" in labels:
@@ -234,30 +311,117 @@ def form_expressions(model: FormModel) -> FormExpressions:
 
 
 def check_form(model: FormModel) -> list[dict]:
-    """Every expression of the form that fieldsync cannot evaluate, and why."""
+    """Every expression of the form a tablet would refuse to load (a syntax error,
+    a function ODK forms do not have, a wrong number of arguments), and why."""
+    return list(form_expressions(model).errors)
+
+
+def expression_report(model: FormModel, available: frozenset | None = None) -> list[dict]:
+    """Each expression validation would use, in form order, and whether the server
+    checks it: ``{"path", "attribute", "expression", "checked"}``, with
+    ``"functions"`` and ``"reason"`` when it is not checked and ``"media"`` (the
+    files it reads) when it reads media. ``available`` names the instances whose
+    files are at hand; None when that is not known yet (at publish, before the
+    files are uploaded), and then an expression reading media counts as checked."""
     fx = form_expressions(model)
-    problems = list(fx.errors)
-    for path, attrs in fx.binds.items():
-        for attr, expr in attrs.items():
-            for names in expr.paths:
-                message = _path_problem(model, names)
-                if message:
-                    problems.append({"path": path, "attribute": attr,
-                                     "message": f"In the expression '{expr.text}': {message}."})
-    return problems
+    left_out: dict[tuple[str, str], list[dict]] = {}
+    for item in fx.not_checked:
+        left_out.setdefault((item["path"], item["attribute"]), []).append(item)
+    unsure = {path for path, attr in left_out if attr == "relevant"}
+    out = []
+    for f in model.fields.values():
+        for attr in VALIDATED:
+            expr = fx.expr(f.path, attr)
+            entry = None
+            governing = _under(f.path, unsure) if attr in ("required", "repeat_count") else None
+            if expr is not None and governing is not None:
+                constructs = [i["function"] for i in left_out[(governing, "relevant")]]
+                entry = {"path": f.path, "attribute": attr, "expression": expr.text,
+                         "checked": False, "functions": list(dict.fromkeys(constructs)),
+                         "reason": f"it applies only where '{governing}' is relevant, and that "
+                                   "relevance is not checked on the server"}
+            elif expr is not None:
+                entry = {"path": f.path, "attribute": attr, "expression": expr.text,
+                         "checked": True}
+                needs = fx.needs.get(expr)
+                if needs:
+                    entry["media"] = sorted(_file_of(model, n) for n in needs)
+                    missing = sorted(needs - available) if available is not None else []
+                    if missing:
+                        entry.update(checked=False, functions=[
+                            f"instance('{n}')" for n in missing], reason=(
+                            "its media file(s) " + ", ".join(_file_of(model, n) for n in missing)
+                            + " are not at hand"))
+            elif (f.path, attr) in left_out:
+                items = left_out[(f.path, attr)]
+                entry = {"path": f.path, "attribute": attr, "expression": items[0]["expression"],
+                         "checked": False,
+                         "functions": list(dict.fromkeys(i["function"] for i in items)),
+                         "reason": "; ".join(dict.fromkeys(i["reason"] for i in items))}
+            if entry is not None:
+                out.append(entry)
+    return out
+
+
+def not_checked_finding(model: FormModel, available: frozenset | None = None) -> dict | None:
+    """The one ``expression_not_checked`` finding of a form version, naming each
+    field, attribute and function the server leaves to the tablet; None when the
+    server checks every expression."""
+    items = [e for e in expression_report(model, available) if not e["checked"]]
+    if not items:
+        return None
+    listed = "; ".join(f"the {e['attribute']} of '{e['path']}' ({', '.join(e['functions'])})"
+                       for e in items[:5])
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return {
+        "path": "", "code": "expression_not_checked", "severity": "warning",
+        "message": (f"{len(items)} expression(s) are kept in the form for the tablet but not "
+                    f"checked on the server, so records are never flagged by them: "
+                    f"{listed}{more}."),
+        "expressions": [{"field": e["path"], "attribute": e["attribute"],
+                         "function": ", ".join(e["functions"]), "reason": e["reason"]}
+                        for e in items],
+    }
+
+
+def _under(path: str, containers: set[str]) -> str | None:
+    """The innermost of ``containers`` that is ``path`` or holds it, if any."""
+    while path:
+        if path in containers:
+            return path
+        path = path.rpartition("/")[0]
+    return None
+
+
+def expression_summary(report: list[dict]) -> dict:
+    """An ``expression_report`` in short: ``{"checked", "not_checked", "media",
+    "items"}``, items naming each expression left to the tablet (field,
+    attribute, function, reason)."""
+    left = [e for e in report if not e["checked"]]
+    return {
+        "checked": len(report) - len(left),
+        "not_checked": len(left),
+        "media": sorted({m for e in report for m in e.get("media", ())}),
+        "items": [{"field": e["path"], "attribute": e["attribute"],
+                   "function": ", ".join(e["functions"]), "reason": e["reason"]} for e in left],
+    }
+
+
+def _file_of(model: FormModel, instance: str) -> str:
+    return media_file_name(model.external.get(instance), instance)
 
 
 def require_evaluable(model: FormModel) -> None:
     """Raise ``xlsform_expression_unsupported`` naming every field and attribute
-    whose expression fieldsync cannot evaluate (``check_form``); used at publish
-    and by `fieldsync forms check`."""
+    whose expression a tablet would refuse (``check_form``); used at publish and
+    by `fieldsync forms check`."""
     problems = check_form(model)
     if not problems:
         return
     first = problems[0]
     raise FormsError(
         "xlsform_expression_unsupported",
-        f"The form has {len(problems)} expression(s) fieldsync cannot evaluate; the "
+        f"The form has {len(problems)} expression(s) ODK Collect cannot load; the "
         f"first, in the {first['attribute']} of '{first['path']}': {first['message']}",
         {"errors": [{"sheet": "survey", "row": None, "path": p["path"], "name": p["path"],
                      "attribute": p["attribute"], "message": p["message"]}
@@ -265,29 +429,24 @@ def require_evaluable(model: FormModel) -> None:
     )
 
 
-def _path_problem(model: FormModel, names: tuple[str, ...]) -> str | None:
-    shown = "/" + "/".join(names)
-    if not names or names[0] != model.root:
-        return f"the path '{shown}' does not start with the form's root '/{model.root}'"
-    if len(names) > 1 and "/".join(names[1:]) not in model.fields:
-        return f"the path '{shown}' is not a field of the form"
-    return None
-
-
-def record_clock(model: FormModel, data: dict, now: datetime | None) -> tuple[datetime, bool]:
+def record_clock(model: FormModel, data: dict, now: datetime | None,
+                 tz: tzinfo | None = None) -> tuple[datetime, bool]:
     """The moment ``today()``/``now()`` stand for, and whether the record itself said so.
 
-    The record's ``end`` (else ``start``) timestamp wins; otherwise ``now`` (the
-    received time), else the wall clock. A naive time is taken as UTC.
+    The record's ``end`` (else ``start``) timestamp wins, in its own offset (the
+    tablet's); otherwise ``now`` (the received time), else the wall clock, seen
+    in ``tz`` (the server's time zone, UTC when None). A naive ``now`` is UTC; a
+    timestamp without an offset is local time in ``tz``.
     """
+    tz = tz or timezone.utc
     for f in form_expressions(model).stamps:
         value = _lookup(data, f.path)
         parsed = parse_date(value) if isinstance(value, str) else None
         if isinstance(parsed, datetime):
-            return parsed, True
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)), True
     if now is None:
-        return datetime.now(timezone.utc), False
-    return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)), False
+        return datetime.now(tz), False
+    return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(tz), False
 
 
 def _lookup(data: dict, path: str):

@@ -82,7 +82,14 @@ class Field:
 
 @dataclass
 class FormModel:
-    """A form version: identity, languages, fields in document order, choice lists."""
+    """A form version: identity, languages, fields in document order, choice lists.
+
+    ``external`` maps the secondary instances read from media files to their
+    ``src`` (``{"villages": "jr://file-csv/villages.csv"}``); ``texts`` holds the
+    translated texts (``{language: {id: text}}``) when an expression reads them
+    with ``jr:itext()``; ``actions`` the values the tablet sets on events
+    (dynamic defaults and triggers): ``[{"path", "event", "value"}]``.
+    """
 
     form_id: str
     version: str
@@ -92,6 +99,9 @@ class FormModel:
     fields: dict[str, Field]
     choices: dict[str, list[Choice]]
     instance_name: str | None = None
+    external: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    actions: list[dict] = field(default_factory=list)
 
     def field(self, path: str) -> Field | None:
         return self.fields.get(path)
@@ -151,6 +161,9 @@ def compile_xform(xform: str | bytes) -> FormModel:
     for ctl in controls.values():
         for list_name, items in ctl.get("inline_choices", {}).items():
             choices.setdefault(list_name, items)
+    external = {inst.get("id"): inst.get("src") for inst in instances
+                if inst.get("id") is not None and inst.get("src") is not None}
+    reads_itext = any("itext(" in (b.get(a) or "") for b in binds.values() for a in BIND_ATTRS)
     return FormModel(
         form_id=root_el.get("id") or root,
         version=root_el.get("version") or "",
@@ -160,6 +173,11 @@ def compile_xform(xform: str | bytes) -> FormModel:
         fields=fields,
         choices=choices,
         instance_name=_instance_name(binds),
+        external=external,
+        texts=itext if reads_itext else {},
+        actions=[{"path": _rel(a.get("ref"), root), "event": a.get("event") or "",
+                  "value": a.get("value")} for a in doc.iter(f"{{{XF}}}setvalue")
+                 if a.get("value")],
     )
 
 
@@ -225,7 +243,7 @@ def _read_body(body, root, itext) -> dict[str, dict]:
             entry["labels"] = _labels(label, itext)
         itemset = el.find(f"{{{XF}}}itemset")
         if itemset is not None:
-            nodeset = itemset.get("nodeset") or ""
+            nodeset = _unrandomized(itemset.get("nodeset") or "")
             if nodeset.startswith("instance("):
                 entry["list_name"] = nodeset[len("instance("):].split(")", 1)[0].strip("'\"")
                 if "[" in nodeset:
@@ -244,6 +262,27 @@ def _read_body(body, root, itext) -> dict[str, dict]:
                 ]
             }
     return out
+
+
+def _unrandomized(nodeset: str) -> str:
+    """An itemset's nodeset without the randomize() that shuffles it for display:
+    ``randomize(instance('x')/root/item[f], 7)`` -> ``instance('x')/root/item[f]``."""
+    nodeset = nodeset.strip()
+    if not nodeset.startswith("randomize(") or not nodeset.endswith(")"):
+        return nodeset
+    inner, depth, quote = nodeset[len("randomize("):-1], 0, None
+    for i, ch in enumerate(inner):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return inner[:i].strip()
+    return inner.strip()
 
 
 def _read_choices(inst, itext) -> list[Choice]:

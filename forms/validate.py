@@ -16,7 +16,13 @@ answered_not_relevant    warning   an answer in a question or group not relevant
 repeat_count_mismatch    error     repeat instances differ from its jr:count
 calculate_mismatch       warning   the device's calculate differs from ours
 expression_error         warning   an expression could not be evaluated
+expression_not_checked   warning   expressions left to the tablet (one per form
+                                   version, never on a record)
 =======================  ========  ==============================================
+
+An expression the server does not evaluate (``FormExpressions.not_checked``, or
+reading a media file not at hand) never flags a record: its relevance counts as
+true, its constraint and calculate as met, nothing it makes relevant as missing.
 
 Paths inside repeats carry 1-based indexes: ``members[2]/age``.
 
@@ -32,23 +38,24 @@ computed in one pass when none reads another.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timezone, tzinfo
 
+from forms.bindtypes import CHECKED_TYPES, as_text, same, type_problem
 from forms.errors import FormsError
 from forms.expressions import (FormExpressions, form_expressions, record_clock, record_paths,
                                value_inputs)
 from forms.model import FormModel
 from forms.normalize import normalize_data
-from forms.xpath import Node, parse_date, to_bool, to_num
-from forms.xpath.values import parse_time, str_to_num, to_date, to_str
+from forms.xpath import Node, to_bool, to_num
+from forms.xpath.geo import APPROXIMATE
+from forms.xpath.secondary import NOT_CHECKED
+from forms.xpath.values import reset_evaluation_timezone, set_evaluation_timezone
 
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
-_INT = re.compile(r"\s*[+-]?\d+\s*$")
-_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 _UNSTABLE = {"now", "random", "uuid"}
+GEO_TOLERANCE = 1e-3  # area() and distance() differ a little between evaluators (geo.py)
 
 
 @dataclass(frozen=True)
@@ -66,51 +73,64 @@ class Finding:
 
 
 def validate_record(model: FormModel, data: dict, *, now: datetime | None = None,
-                    normalized: bool = False) -> list[Finding]:
+                    normalized: bool = False, media=None, tz: tzinfo | None = None
+                    ) -> list[Finding]:
     """Check ``data`` against the form; ``now`` is the received time (see record_clock).
 
     Pass ``normalized=True`` when ``data`` already went through ``normalize_data``
-    (as ingest does) to skip doing it twice.
+    (as ingest does) to skip doing it twice. ``media`` (a ``forms.media.FormMedia``)
+    holds the version's data files, for ``pulldata()`` and ``instance()``;
+    ``tz`` is the time zone of a record without a start or end timestamp (UTC
+    when None): a record that has one is evaluated in that timestamp's offset.
     """
     fx = form_expressions(model)
     data = _require_dict(data)
     if not normalized:
         data = normalize_data(model, data)
-    clock, from_record = record_clock(model, data, now)
-    root, env = fx.new_env(data, clock)
-    run = _Run(fx, env, data)
-    run.container(root, "", "", True, False)
+    run = _Run.start(fx, data, now, media, tz)
+    try:
+        return _validate(run)
+    finally:
+        reset_evaluation_timezone(run.zone)
+
+
+def _validate(run: _Run) -> list[Finding]:
+    run.container(run.root, "", "", True, False)
     if not run.calcs:
         return run.findings
-    plan = run.plan
-    computed = _compute(fx, env, run.calcs, plan.calcs_independent)
+    plan, env = run.plan, run.env
+    computed = _compute(plan, env, run.calcs, plan.calcs_independent)
     for f, node, shown, rel, device in run.calcs:
         if not rel or device is None or not isinstance(device, str):
             continue
-        expr = fx.expr(f.path, "calculate")
-        if expr.functions & _UNSTABLE or ("today" in expr.functions and not from_record):
+        expr = plan.expr(f.path, "calculate")
+        if expr.functions & _UNSTABLE or ("today" in expr.functions and not run.from_record):
             continue
         server = computed.get(shown, "")
-        if not _same(device, server):
+        tolerance = GEO_TOLERANCE if expr.functions & APPROXIMATE else 1e-9
+        if not same(device, server, tolerance):
             run.add(shown, "calculate_mismatch",
                     f"The device computed '{device}' but the form gives '{server}' "
                     f"for {_show(expr.text)}.", "warning")
     return run.findings
 
 
-def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = None) -> dict[str, str]:
-    """The server's value of every relevant calculate, keyed by indexed path."""
+def evaluate_calculates(model: FormModel, data: dict, now: datetime | None = None, *,
+                        media=None, tz: tzinfo | None = None) -> dict[str, str]:
+    """The server's value of every relevant calculate it evaluates, keyed by
+    indexed path."""
     fx = form_expressions(model)
     data = normalize_data(model, _require_dict(data))
-    clock, _ = record_clock(model, data, now)
-    root, env = fx.new_env(data, clock)
-    run = _Run(fx, env, data)
-    run.quiet = True
-    run.container(root, "", "", True, True)
-    return _compute(fx, env, run.calcs, run.plan.calcs_independent)
+    run = _Run.start(fx, data, now, media, tz)
+    try:
+        run.quiet = True
+        run.container(run.root, "", "", True, True)
+        return _compute(run.plan, run.env, run.calcs, run.plan.calcs_independent)
+    finally:
+        reset_evaluation_timezone(run.zone)
 
 
-def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
+def _compute(plan, env, calcs, independent=False) -> dict[str, str]:
     """Evaluate calculates in form order, each seeing the ones before it, until stable.
 
     When no calculate reads another (``_Plan.calcs_independent``) a second pass
@@ -124,7 +144,7 @@ def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
                 results[shown] = ""
                 continue
             try:
-                value = as_text(fx.expr(f.path, "calculate").evaluate(node, env), f.type)
+                value = as_text(plan.expr(f.path, "calculate").evaluate(node, env), f.type)
             except FormsError:
                 value = ""
             if node.value != value:
@@ -136,33 +156,6 @@ def _compute(fx, env, calcs, independent=False) -> dict[str, str]:
     return results
 
 
-def as_text(value, bind_type: str) -> str:
-    """A calculate's result as the instance would hold it, for its bind type."""
-    if type(value) is list:
-        value = value[0].text() if value else ""
-    if bind_type in ("date", "dateTime") and type(value) is not str:
-        moment = to_date(value)
-        if moment is None:
-            return ""
-        if bind_type == "date":
-            return (moment.date() if isinstance(moment, datetime) else moment).isoformat()
-        return to_str(moment)
-    if type(value) is float:
-        if value != value or math.isinf(value):
-            return ""
-        if bind_type == "int":
-            return str(math.trunc(value))
-    return to_str(value)
-
-
-def _same(device: str, server: str) -> bool:
-    a, b = device.strip(), server.strip()
-    if a == b or {a, b} <= {"", "NaN"}:
-        return True
-    x, y = str_to_num(a), str_to_num(b)
-    return x == x and y == y and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
-
-
 _LEAF, _GROUP, _REPEAT = 0, 1, 2
 
 
@@ -171,32 +164,39 @@ class _Entry:
 
     __slots__ = ("f", "name", "path", "kind", "binds", "relevant", "calc", "question", "meta",
                  "required", "typed", "choices", "multi", "filter", "constraint",
-                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy")
+                 "constraint_tail", "rel_note", "shared", "quiet_empty", "easy", "unsure",
+                 "from_file")
 
-    def __init__(self, fx: FormExpressions, f, shared: set):
-        binds = fx.binds.get(f.path) or None
+    def __init__(self, fx: FormExpressions, f, shared: set, plan: _Plan):
+        binds = plan.binds.get(f.path) or None
         self.f, self.name, self.binds = f, f.name, binds
+        # Whether a relevance the server does not evaluate may hide this field
+        # (its own, or a group's around it): then it is never reported missing.
+        self.unsure = plan.unsure(f)
         parent = f.parent or ""
         # ``path`` is the field's shown path outside repeats; None sends the walk to
         # building it from the container's shown path.
         self.path = f.path if f.path == (f"{parent}/{f.name}" if parent else f.name) else None
         self.kind = _REPEAT if f.kind == "repeat" else _GROUP if f.is_container else _LEAF
-        self.relevant = fx.expr(f.path, "relevant")
+        self.relevant = plan.expr(f.path, "relevant")
         self.calc = bool(binds) and "calculate" in binds
         self.question, self.meta = f.kind == "question", f.kind == "meta"
         required = 0  # 0 never, 1 always (true()), 2 when its expression holds
         if self.question and f.required:
             if f.required.strip() == "true()":
                 required = 1
-            elif fx.expr(f.path, "required") is not None:
+            elif plan.expr(f.path, "required") is not None:
                 required = 2
-        self.required = required
-        self.typed = f.type in _CHECKED_TYPES
+        self.required = 0 if self.unsure else required
+        self.typed = f.type in CHECKED_TYPES
         selects = f.control in ("select1", "select") and f.list_name in fx.choice_sets
         self.choices = fx.choice_sets[f.list_name] if selects else None
+        # a select_one_from_file list whose file is at hand: its names, per record
+        self.from_file = (f.list_name if f.control in ("select1", "select")
+                          and f.list_name in plan.available else None)
         self.multi = f.control == "select"
-        self.filter = fx.expr(f.path, "choice_filter")
-        self.constraint = fx.expr(f.path, "constraint") if f.constraint else None
+        self.filter = plan.expr(f.path, "choice_filter")
+        self.constraint = plan.expr(f.path, "constraint") if f.constraint else None
         if self.constraint is not None:
             message = f.constraint_message or ""
             hint = "" if not message or message.startswith("jr:itext") else f" ({message})"
@@ -207,7 +207,8 @@ class _Entry:
         plain = self.relevant is None and not self.calc
         self.quiet_empty = plain and not required  # ...an empty answer,
         self.easy = (plain and not self.typed and self.constraint is None  # ...or a
-                     and self.filter is None and not self.multi)  # relevant single value.
+                     and self.filter is None and not self.multi  # relevant single value.
+                     and self.from_file is None)
         # Outside repeats an expression of the record alone has one value per record.
         self.shared = shared if f.repeat is None and f.kind != "repeat" else _NONE
 
@@ -216,26 +217,32 @@ _NONE: frozenset = frozenset()
 
 
 class _Plan:
-    """Per form version: each container's fields as ``_Entry``s and its known names,
-    the expressions whose value depends on the record alone, and whether any
-    calculate reads another calculate."""
+    """Per form version and set of media files at hand: the expressions the server
+    evaluates (``binds``), each container's fields as ``_Entry``s and its known
+    names, the expressions whose value depends on the record alone, and whether
+    any calculate reads another calculate."""
 
-    def __init__(self, fx: FormExpressions):
+    def __init__(self, fx: FormExpressions, available: frozenset = frozenset()):
+        binds = self.binds = fx.binds_with(available)
+        self.available = available
+        fields = fx.model.fields
+        self._unsure = {f.path for f in fields.values()
+                        if f.relevant and "relevant" not in binds.get(f.path, ())}
         reads: dict = {}
-        for attrs in fx.binds.values():
+        for attrs in binds.values():
             for expr in attrs.values():
                 if expr not in reads:
                     reads[expr] = record_paths(expr.text)
         shared = {expr for expr, paths in reads.items() if paths is not None}
         self.children = {
-            path: [_Entry(fx, f, shared) for f in fields] for path, fields in fx.children.items()
+            path: [_Entry(fx, f, shared, self) for f in kids]
+            for path, kids in fx.children.items()
         }
         self.known = {path: frozenset(names) for path, names in fx.child_names.items()}
-        calcs = [f.path for f in fx.model.fields.values()
-                 if "calculate" in fx.binds.get(f.path, ())]
+        calcs = [f.path for f in fields.values() if "calculate" in binds.get(f.path, ())]
         self.calcs_independent = all(
-            reads[fx.binds[c]["calculate"]] is not None
-            and not any(_overlap(p, q) for p in reads[fx.binds[c]["calculate"]] for q in calcs)
+            reads[binds[c]["calculate"]] is not None
+            and not any(_overlap(p, q) for p in reads[binds[c]["calculate"]] for q in calcs)
             for c in calcs
         )
         # Relevances, requireds and constraints whose value follows from the texts
@@ -244,7 +251,7 @@ class _Plan:
         self.inputs: dict = {}
         self.values: dict = {}
         self.hits: dict = {}
-        for attrs in fx.binds.values():
+        for attrs in binds.values():
             for attr in ("relevant", "required", "constraint"):
                 expr = attrs.get(attr)
                 if expr is None or expr in self.inputs:
@@ -255,6 +262,18 @@ class _Plan:
                                               for p in sorted(inputs))
                     self.values[expr] = {}
                     self.hits[expr] = 0
+
+    def expr(self, path: str, attr: str):
+        return self.binds.get(path, {}).get(attr)
+
+    def unsure(self, f) -> bool:
+        """Whether ``f`` or a container around it has a relevance left unevaluated."""
+        path = f.path
+        while path:
+            if path in self._unsure:
+                return True
+            path = path.rpartition("/")[0]
+        return False
 
 
 # Values kept per expression (``_Plan.values``); when the table is full and fewer
@@ -275,25 +294,42 @@ def _overlap(a: str, b: str) -> bool:
     return a == b or not a or not b or b.startswith(a + "/") or a.startswith(b + "/")
 
 
-def _plan(fx: FormExpressions) -> _Plan:
-    plan = fx.derived.get("validate")
+def _plan(fx: FormExpressions, available: frozenset = frozenset()) -> _Plan:
+    key = ("validate", available) if available else "validate"
+    plan = fx.derived.get(key)
     if plan is None:
-        plan = fx.derived["validate"] = _Plan(fx)
+        plan = fx.derived[key] = _Plan(fx, available)
     return plan
 
 
 class _Run:
     """One walk over a record: findings, and the calculates met on the way."""
 
-    def __init__(self, fx: FormExpressions, env, data: dict):
+    def __init__(self, fx: FormExpressions, env, data: dict, available: frozenset = frozenset()):
         self.fx = fx
         self.env = env
         self.data = data
-        self.plan = _plan(fx)
+        self.plan = _plan(fx, available)
         self.findings: list[Finding] = []
         self.calcs: list = []
         self.quiet = False
         self.memo: dict = {}  # record-only expression -> (value, error), see _Entry.shared
+        self.root, self.from_record, self.zone = None, False, None  # set by start()
+
+    @classmethod
+    def start(cls, fx: FormExpressions, data: dict, now, media, tz) -> _Run:
+        """A walk over ``data`` with its clock, media and time zone: the offset of
+        its own end (else start) time, the tablet's; ``tz`` when it has none."""
+        tz = tz or timezone.utc
+        clock, from_record = record_clock(fx.model, data, now, tz)
+        zone = set_evaluation_timezone(clock.tzinfo if from_record else tz)
+        available = frozenset()
+        if media is not None and fx.needs:
+            available = media.available(fx.media_instances(), fx.model.external)
+        root, env = fx.new_env(data, clock, media)
+        run = cls(fx, env, data, available)
+        run.root, run.from_record, run.zone = root, from_record, zone
+        return run
 
     def add(self, path, code, message, severity="error"):
         if not self.quiet:
@@ -328,8 +364,14 @@ class _Run:
                 return to_bool(value)
             except FormsError as exc:
                 error = exc
-        self.add(node_path(node), "expression_error",
-                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
+        return self.failed(e, attr, node, error, default)
+
+    def failed(self, e, attr, node, error, default):
+        """``default``, with an expression_error unless the server leaves it unchecked."""
+        if error.code != NOT_CHECKED:
+            self.add(node_path(node), "expression_error",
+                     f"The {attr} of {e.f.path} could not be evaluated: {error.message}",
+                     "warning")
         return default
 
     def key(self, inputs, node) -> tuple | None:
@@ -377,9 +419,7 @@ class _Run:
         value, error = hit
         if error is None:
             return value
-        self.add(node_path(node), "expression_error",
-                 f"The {attr} of {e.f.path} could not be evaluated: {error.message}", "warning")
-        return default
+        return self.failed(e, attr, node, error, default)
 
     def container(self, node, path, shown, relevant, silent):
         value = node.value
@@ -426,7 +466,7 @@ class _Run:
         if raw is not None and not isinstance(raw, list):
             self.add(here, "type_invalid", f"'{here}' is a repeat: expected a list of objects.")
             return
-        if relevant and e.f.repeat_count:
+        if relevant and e.f.repeat_count and not e.unsure:
             self.repeat_count(e, parent, kids, here)
         for i, kid in enumerate(kids, 1):
             shown = f"{here}[{i}]"
@@ -440,7 +480,9 @@ class _Run:
         probe = Node(parent, f.name, {}, f.path, len(kids) + 1, parent.schema)
         if not self.holds(e, "relevant", e.relevant, probe, True):
             return
-        expr = self.fx.expr(f.path, "repeat_count")
+        expr = self.plan.expr(f.path, "repeat_count")
+        if expr is None:
+            return
         try:
             wanted = to_num(expr.evaluate(probe, self.env))
         except FormsError:
@@ -478,7 +520,7 @@ class _Run:
             return
         if text == "":
             if e.required and (e.required == 1 or self.holds(
-                e, "required", self.fx.expr(e.f.path, "required"), node, False)
+                e, "required", self.plan.expr(e.f.path, "required"), node, False)
             ):
                 self.add(shown, "required_missing", f"'{shown}' is required but empty.")
             return
@@ -489,13 +531,15 @@ class _Run:
             if problem:
                 self.add(shown, "type_invalid", f"'{shown}' = '{text}' {problem}.")
                 return
-        if e.choices is not None and not self.chosen(e, node, text, shown):
+        names = e.choices
+        if names is None and e.from_file is not None:
+            names = self.fx.instance(e.from_file, self.env.media).names()
+        if names is not None and not self.chosen(e, node, text, shown, names):
             return
         if e.constraint is not None and not self.holds(e, "constraint", e.constraint, node, True):
             self.add(shown, "constraint_failed", f"'{shown}' = '{text}'{e.constraint_tail}")
 
-    def chosen(self, e, node, text, shown) -> bool:
-        names = e.choices
+    def chosen(self, e, node, text, shown, names) -> bool:
         if e.multi:
             values = text.split()
             unknown = [v for v in values if v not in names]
@@ -519,43 +563,6 @@ class _Run:
                          f"'{shown}' has {', '.join(repr(v) for v in excluded)}, which its "
                          f"choice filter ({_show(e.f.choice_filter)}) does not offer.", "warning")
         return True
-
-
-_CHECKED_TYPES = frozenset({"int", "decimal", "date", "dateTime", "time", "geopoint",
-                            "geotrace", "geoshape", "boolean"})
-
-
-def type_problem(bind_type: str, text: str) -> str | None:
-    """Why ``text`` is not a valid value of ``bind_type``, or None."""
-    if bind_type == "int":
-        return None if _INT.match(text) else "is not a whole number"
-    if bind_type == "decimal":
-        return None if _DECIMAL.match(text) else "is not a decimal number"
-    if bind_type == "date":
-        ok = type(parse_date(text)) is date
-        return None if ok else "is not a date (YYYY-MM-DD)"
-    if bind_type == "dateTime":
-        ok = type(parse_date(text)) is datetime
-        return None if ok else "is not a date-time (YYYY-MM-DDTHH:MM:SS with offset)"
-    if bind_type == "time":
-        return None if parse_time(text) else "is not a time (HH:MM:SS)"
-    if bind_type == "geopoint":
-        return None if _geopoint(text) else "is not a geopoint ('lat lon [alt [accuracy]]')"
-    if bind_type in ("geotrace", "geoshape"):
-        points = [p for p in text.split(";") if p.strip()]
-        ok = len(points) >= 2 and all(_geopoint(p) for p in points)
-        return None if ok else f"is not a {bind_type} (geopoints separated by ';')"
-    if bind_type == "boolean":
-        return None if text.strip() in ("true", "false", "1", "0") else "is not true or false"
-    return None
-
-
-def _geopoint(text: str) -> bool:
-    parts = text.split()
-    if not 2 <= len(parts) <= 4 or not all(_DECIMAL.match(p) for p in parts):
-        return False
-    lat, lon = float(parts[0]), float(parts[1])
-    return -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def _has_answer(value) -> bool:

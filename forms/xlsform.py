@@ -5,6 +5,13 @@ or oversized workbooks (zip bombs included) before pyxform sees them, turns
 pyxform's errors into ``FormsError("xlsform_invalid")`` with ``{sheet, row,
 message}`` details, fills in a version when the settings sheet has none, and
 returns the XForm, its md5 (the OpenRosa form hash) and the compiled model.
+
+The settings are read as ODK Central reads them: the form_id and version are
+kept as written, whatever their characters (a version typed as a date in Excel
+arrives as ``2023-05-02 10:43:54``); a form without a form_id is named after its
+file (pyxform's fallback id), as Central names it, never after the instance
+root ``data``. Where the store or a URL needs a plainer name, it derives one
+(``server.store.answers.table_key``, the OpenRosa URLs' ``~`` names).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import PurePath
 
 from lxml import etree
 from pyxform.errors import PyXFormError
+from pyxform.xls2json_backends import Definition, SupportedFileTypes
 from pyxform.xls2xform import convert
 
 from forms.errors import FormsError
@@ -27,8 +35,7 @@ from forms.xmlsafe import parse_xml
 SUFFIXES = {".xlsx": ".xlsx", ".xls": ".xls", ".csv": ".csv", ".md": ".md"}
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
 MAX_ZIP_RATIO = 200
-FORM_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
-VERSION_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_NAME_CHARS = 1000  # a form_id or version longer than this is a pasted paragraph
 _ROW_RE = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 _SHEET_RE = re.compile(r"'([a-z_]+)' sheet")
 
@@ -65,11 +72,13 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
     if suffix == ".xlsx":
         _check_zip(source)
     warnings: list[str] = []
+    # the file's own name, also when a browser sent its whole Windows path
+    stem = PurePath(filename.replace("\\", "/")).stem.strip() or "form"
     try:
         result = convert(
-            source,
+            Definition(data=io.BytesIO(source), file_type=SupportedFileTypes(SUFFIXES[suffix]),
+                       file_path_stem=stem),
             warnings=warnings,
-            file_type=SUFFIXES[suffix],
             form_name="data",
         )
     except PyXFormError as exc:
@@ -83,22 +92,21 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
     xform = result.xform
     root = parse_xml(xform)
     instance = _primary_instance(root)
-    form_id = instance.get("id") or PurePath(filename).stem
-    if not FORM_ID_RE.match(form_id):
-        raise _xlsform_error(
-            f"On the 'settings' sheet, the form_id '{form_id}' may only use letters, "
-            "digits, '_', '-' and '.', and must start with a letter or '_'."
-        )
-    version = instance.get("version") or ""
+    form_id = (instance.get("id") or "").strip()
+    if not form_id:
+        form_id = stem
+        instance.set("id", form_id)
+    version = (instance.get("version") or "").strip()
     if not version:
         version = hashlib.sha256(source).hexdigest()[:12]
+    if instance.get("id") != form_id or instance.get("version") != version:
+        instance.set("id", form_id)
         instance.set("version", version)
         xform = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode()
-    if not VERSION_RE.match(version):
-        raise _xlsform_error(
-            f"On the 'settings' sheet, the version '{version}' may only use letters, "
-            "digits, '_', '-' and '.'."
-        )
+    for what, text in (("form_id", form_id), ("version", version)):
+        if len(text) > MAX_NAME_CHARS:
+            raise _xlsform_error(f"On the 'settings' sheet, the {what} is {len(text)} "
+                                 f"characters long; keep it under {MAX_NAME_CHARS}.")
     model = compile_xform(xform)
     return CompiledForm(
         form_id=form_id,
@@ -108,7 +116,7 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
         md5=hashlib.md5(xform.encode("utf-8")).hexdigest(),
         model=model,
         source=source,
-        source_name=PurePath(filename).name,
+        source_name=PurePath(filename.replace("\\", "/")).name,
         warnings=list(warnings),
     )
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from server import logs
 from server.errors import FieldsyncError, error_body, is_fieldsync_error
+from server.ingest.timezone import server_timezone
 from server.store import open_db
 
 DEFAULTS = {
@@ -43,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.json.sort_keys = False
+    server_timezone()  # a FIELDSYNC_TIMEZONE that names no zone stops the start, clearly
     logs.configure(app.config["LOG_LEVEL"])
     logs.install_request_log(app)
     if app.config["MIGRATE"]:
@@ -67,6 +69,9 @@ def create_app(config: dict | None = None) -> Flask:
             db.conn.rollback()  # a request never leaves a transaction open
 
     _register_error_handlers(app)
+    from server.routes.params import NameConverter
+
+    app.url_map.converters["name"] = NameConverter
     _register_blueprints(app)
     return app
 

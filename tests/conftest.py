@@ -10,6 +10,17 @@ from server.store import open_db
 from tests.helpers.live import LiveServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """Every XLSForm of tests/fixtures/corpus converted once per session:
+    {file name: CompiledForm}. The media files they read sit beside them."""
+    from forms.xlsform import convert_xlsform
+
+    return {path.name: convert_xlsform(path.read_bytes(), path.name)
+            for path in sorted(CORPUS.glob("*.md"))}
 
 
 @pytest.fixture

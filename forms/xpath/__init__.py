@@ -5,29 +5,32 @@
     expr.evaluate(doc.children("data")[0], Env(doc, now))
 
 Values are ``str``, ``float``, ``bool``, node-sets (lists of ``Node``) and dates;
-``to_str``/``to_num``/``to_bool`` convert with XPath 1.0 and ODK rules. Syntax
-errors and unsupported functions raise ``FormsError("xlsform_expression_unsupported")``
-from ``compile_xpath``.
+``to_str``/``to_num``/``to_bool`` convert with XPath 1.0 and ODK rules. A syntax
+error, a function ODK forms do not have or a wrong argument count raises
+``FormsError("xlsform_expression_unsupported")`` from ``compile_xpath``: a tablet
+would refuse the form. Everything else compiles.
 
-Supported: all XPath 1.0 operators; child, parent, self, descendant-or-self (``//``)
-and attribute axes (the data has no attributes); ``.``, ``..``, ``*``, ``node()``;
-predicates (positions and conditions); absolute paths contextualised to the current
-repeat instance as JavaRosa does; ``instance('list')/root/item`` over choice lists
-(``name``, ``label`` in the default or first language, extra columns). Functions:
-if, coalesce, once, selected, is-selected, selected-at, count-selected,
-jr:choice-name, count, count-non-empty, sum, min, max, position, last, current,
-instance, indexed-repeat, join, concat, substr, substring, substring-before,
-substring-after, string-length, contains, starts-with, ends-with, regex (Python
-``re.search``), normalize-space, translate, string, number, int, round (with
-places, half away from zero), floor, ceiling, pow, abs, sqrt, exp, exp10, log,
-log10, pi, sin, cos, tan, asin, acos, atan, atan2, random, uuid, boolean, not,
-true, false, boolean-from-string, today, now, date, date-time, decimal-date-time,
-decimal-time, format-date, format-date-time.
+Evaluated: all XPath 1.0 operators; child, parent, self and descendant-or-self
+(``//``) steps; ``.``, ``..``, ``*``, ``node()``; predicates; absolute paths
+contextualised to the current repeat instance as JavaRosa does; secondary
+instances (choice lists, and the version's CSV, XML and GeoJSON media through
+``Env.media``); and the whole function set of the ODK XForms specification:
+strings (concat, join, substr, substring(-before/-after), translate,
+string-length, normalize-space, contains, starts-with, ends-with, uuid, digest,
+base64-decode, pulldata), booleans (if, coalesce, once, true, false, boolean,
+boolean-from-string, not, regex, checklist, weighted-checklist), numbers
+(number, random, int, sum, max, min, round, pow, log, log10, abs, the
+trigonometric functions, sqrt, exp, exp10, pi, floor, ceiling), node-sets
+(count, count-non-empty, position, last, instance, current, randomize), dates
+(today, now, date, date-time, decimal-date-time, decimal-time, format-date,
+format-date-time; ``values`` holds the time-zone rules), selects (selected,
+is-selected, selected-at, count-selected, jr:choice-name), jr:itext, version,
+indexed-repeat, area, distance, geofence, and JavaRosa's depend.
 
-Left out (refused at publish by ``forms.expressions.check_form``): pulldata,
-distance, area, digest, base64-decode, checklist, weighted-checklist, sort/
-randomize, version, property, jr:itext, other axes (ancestor, following, ...),
-``text()`` node tests and ``$variables``.
+Kept for the tablet (the compiled ``Expression.unchecked`` names them):
+property(), extract-signed(), the other axes (ancestor, following, ...),
+attributes, ``text()`` node tests, ``$variables``, regular expressions Python
+cannot run, and secondary instances no file provides (``__last-saved``).
 """
 
 from forms.xpath.evaluator import Env, Expression, compile_xpath

@@ -1,7 +1,12 @@
 """Compile a parsed expression into nested Python closures, once per text.
 
-``compile_xpath(text)`` parses and compiles, refusing unknown functions, wrong
-argument counts and bad literal regexes up front, and caches the result on the
+``compile_xpath(text)`` parses and compiles, refusing (``FormsError``) only what
+a tablet's form engine refuses: a syntax error, a function ODK forms do not
+have, a wrong number of arguments. What the server cannot evaluate (a tablet's
+property, an axis the specification leaves out, a regular expression Python
+cannot run) is kept: the expression's ``unchecked`` names each such construct
+and why, and evaluating it raises ``FormsError("expression_not_checked")``. The
+result is cached on the
 text, so every form version sharing an expression shares its compiled form.
 ``Expression.evaluate(node, env)`` runs it with ``node`` as both the context
 node and ``current()``.
@@ -9,6 +14,7 @@ node and ``current()``.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from functools import lru_cache
@@ -17,18 +23,21 @@ from forms.errors import FormsError
 from forms.xpath import functions
 from forms.xpath.lexer import CODE
 from forms.xpath.parser import parse
-from forms.xpath.values import compare, str_to_num, to_bool, to_num
+from forms.xpath.secondary import NOT_CHECKED
+from forms.xpath.values import compare, str_to_num, to_bool, to_num, to_str
 
 
 class Env:
-    """Per-record evaluation state: the primary instance, the clock, the form."""
+    """Per-record evaluation state: the primary instance, the clock, the form
+    (``FormExpressions``) and the version's media files (``FormMedia``)."""
 
-    __slots__ = ("doc", "now", "form", "_anc_node", "_anc")
+    __slots__ = ("doc", "now", "form", "media", "_anc_node", "_anc")
 
-    def __init__(self, doc, now, form=None):
+    def __init__(self, doc, now, form=None, media=None):
         self.doc = doc
         self.now = now
         self.form = form
+        self.media = media
         self._anc_node = None
         self._anc = None
 
@@ -60,19 +69,24 @@ class Ctx:
 
 
 class Expression:
-    """A compiled expression; ``functions`` names the functions it calls."""
+    """A compiled expression; ``functions`` names the functions it calls,
+    ``instances`` the secondary instances it names (``instance('x')``,
+    ``pulldata('x', ...)``) and ``unchecked`` what in it the server leaves to
+    the tablet, as ``(construct, reason)`` pairs."""
 
-    __slots__ = ("text", "fn", "functions", "paths")
+    __slots__ = ("text", "fn", "functions", "paths", "instances", "unchecked")
 
-    def __init__(self, text, fn, names, paths):
+    def __init__(self, text, fn, names, paths, instances=(), unchecked=()):
         self.text = text
         self.fn = fn
         self.functions = frozenset(names)
         self.paths = tuple(paths)
+        self.instances = frozenset(instances)
+        self.unchecked = tuple(dict.fromkeys(unchecked))
 
     def evaluate(self, node, env):
         try:
-            return self.fn(Ctx(node, 1, 1, node, env))
+            return self.fn(Ctx(node, node.index, 1, node, env))
         except FormsError:
             raise
         except (TypeError, ValueError, AttributeError, IndexError, OverflowError,
@@ -87,21 +101,33 @@ class Expression:
 @lru_cache(maxsize=8192)
 def compile_xpath(text: str) -> Expression:
     tree = parse(text)
-    names: list[str] = []
-    paths: list[tuple[str, ...]] = []
-    fn = _Compiler(text, names, paths).compile(tree)
-    return Expression(text, fn, names, paths)
+    compiler = _Compiler(text)
+    fn = compiler.compile(tree)
+    return Expression(text, fn, compiler.names, compiler.paths, compiler.instances,
+                      compiler.unchecked)
 
 
 class _Compiler:
-    def __init__(self, text, names, paths):
+    def __init__(self, text):
         self.text = text
-        self.names = names
-        self.paths = paths
+        self.names: list[str] = []
+        self.paths: list[tuple[str, ...]] = []
+        self.instances: list[str] = []
+        self.unchecked: list[tuple[str, str]] = []
 
     def error(self, message, offset=None):
         return FormsError(CODE, f"In the expression '{self.text}': {message}.",
                           {"expression": self.text, "offset": offset})
+
+    def not_checked(self, construct: str, reason: str):
+        """Note that ``construct`` is left to the tablet; its compiled form raises."""
+        self.unchecked.append((construct, reason))
+
+        def unchecked(ctx):
+            raise FormsError(NOT_CHECKED, f"'{construct}' is not checked on the server: "
+                             f"{reason}", {"expression": self.text})
+
+        return unchecked
 
     def compile(self, node):
         kind = node[0]
@@ -116,7 +142,7 @@ class _Compiler:
         return lambda ctx: value
 
     def c_var(self, node):
-        raise self.error(f"variables such as '${node[1]}' are not supported; use a path")
+        return self.not_checked(f"${node[1]}", "XForms binds no variables")
 
     def c_or(self, node):
         a, b = self.compile(node[1]), self.compile(node[2])
@@ -169,19 +195,35 @@ class _Compiler:
         self.names.append(name)
         special = getattr(self, "special_" + name.replace("-", "_").replace(":", "_"), None)
         spec = functions.FUNCTIONS.get(name)
-        if spec is None and special is None:
-            raise self.error(f"the function '{name}()' is not supported", offset)
-        low, high = spec[1:] if spec else functions.SPECIAL_ARITY[name]
+        left_out = functions.NOT_CHECKED.get(name)
+        if spec is None and special is None and left_out is None:
+            raise self.error(f"the function '{name}()' is not an ODK XForms function, so a "
+                             "tablet cannot load the form", offset)
+        low, high = (spec[1:] if spec else left_out[:2] if left_out
+                     else functions.SPECIAL_ARITY[name])
         if len(args) < low or (high is not None and len(args) > high):
             want = f"{low}" if low == high else (f"{low} to {high}" if high else f"at least {low}")
             raise self.error(f"'{name}()' takes {want} argument(s), not {len(args)}", offset)
+        if name == "weighted-checklist" and len(args) % 2:
+            raise self.error("'weighted-checklist()' takes an even number of arguments: min, "
+                             f"max, then pairs of a factor and its weight, not {len(args)}",
+                             offset)
+        if left_out is not None:
+            for a in args:
+                self.compile(a)
+            return self.not_checked(f"{name}()", left_out[2])
         if special is not None:
             return special(args)
+        if name in ("instance", "pulldata") and args[0][0] == "str":
+            self.instances.append(args[0][1])
+        if name == "randomize" and len(args) == 1:
+            self.names.append("random")  # a different order at each evaluation
         if name == "regex" and args[1][0] == "str":
             try:
                 re.compile(args[1][1])
             except re.error as exc:
-                raise self.error(f"the regular expression '{args[1][1]}' is invalid ({exc})")
+                return self.not_checked(f"regex('{args[1][1]}')", "the server cannot run "
+                                        f"this regular expression ({exc})")
         impl = spec[0]
         compiled = [self.compile(a) for a in args]
         if not compiled:
@@ -202,34 +244,54 @@ class _Compiler:
         return lambda ctx: yes(ctx) if to_bool(cond(ctx)) else no(ctx)
 
     def special_once(self, args):
+        """once(x): the node's own value when it has one, else x; a number x that
+        is not finite (``once(. * 10)`` on an empty node) gives "" as a
+        calculate storing it would."""
         inner = self.compile(args[0])
 
         def once(ctx):
             held = ctx.current.text()
-            return held if held != "" else inner(ctx)
+            if held != "":
+                return held
+            value = inner(ctx)
+            if type(value) is float and (value != value or math.isinf(value)):
+                return ""
+            return value
 
         return once
 
-    def special_indexed_repeat(self, args):
-        if len(args) % 2 == 0:
-            raise self.error("'indexed-repeat()' takes a path then pairs of repeat and index")
-        value = self._static_path(args[0])
-        pairs = []
-        for i in range(1, len(args), 2):
-            repeat = self._static_path(args[i])
-            if value[: len(repeat)] != repeat:
-                raise self.error("in 'indexed-repeat()' each repeat must contain the value path")
-            pairs.append((len(repeat), self.compile(args[i + 1])))
-        return lambda ctx: functions.indexed_repeat(ctx, value, pairs)
+    def special_coalesce(self, args):
+        """coalesce(a, b): a unless it is empty (or NaN, as JavaRosa counts it), else b."""
+        first, second = self.compile(args[0]), self.compile(args[1])
 
-    def _static_path(self, arg) -> tuple[str, ...]:
-        if arg[0] != "path" or arg[1] != "root" or any(
-            s[0] != "child" or s[2] or s[1] in ("*",) for s in arg[2]
-        ):
-            raise self.error("'indexed-repeat()' needs absolute paths without predicates")
-        names = tuple(s[1] for s in arg[2])
-        self.paths.append(names)
-        return names
+        def coalesce(ctx):
+            value = first(ctx)
+            if type(value) is not float or value == value:
+                text = to_str(value)
+                if text != "":
+                    return text
+            return second(ctx)
+
+        return coalesce
+
+    def special_indexed_repeat(self, args):
+        """indexed-repeat(value, repeat1, index1[, repeat2, index2[, repeat3, index3]]):
+        paths absolute or relative to the context node, without predicates."""
+        if len(args) % 2 == 0:
+            raise self.error("'indexed-repeat()' takes a path then pairs of a repeat and an "
+                             f"index, not {len(args)} argument(s)")
+        shapes = [_path_shape(a) for a in [args[0], *args[1::2]]]
+        if any(shape is None for shape in shapes):
+            for a in args:
+                self.compile(a)
+            return self.not_checked("indexed-repeat()", "its paths have predicates or "
+                                    "start from an expression")
+        for start, steps in shapes:
+            if start == "root":
+                self.paths.append(tuple(steps))
+        indexes = [self.compile(args[i]) for i in range(2, len(args), 2)]
+        value, repeats = shapes[0], shapes[1:]
+        return lambda ctx: functions.indexed_repeat(ctx, value, list(zip(repeats, indexes)))
 
     def c_filter(self, node):
         base = self.compile(node[1])
@@ -273,6 +335,28 @@ class _Compiler:
         if start == "context":
             return compile_path(self, "context", steps)
         return compile_path(self, self.compile(start), steps)
+
+
+def _path_shape(arg):
+    """An indexed-repeat() path as ``("root", names)`` or ``("context", steps)``
+    (steps '..', '.' or a name); None for any other expression."""
+    if arg[0] != "path" or arg[1] not in ("root", "context"):
+        return None
+    steps = []
+    for axis, test, preds in arg[2]:
+        if preds:
+            return None
+        if axis == "child" and test not in ("*", "node()") and not test.endswith("()"):
+            steps.append(test)
+        elif axis == "parent" and test == "node()":
+            steps.append("..")
+        elif axis == "self" and test == "node()":
+            steps.append(".")
+        else:
+            return None
+    if arg[1] == "root" and any(s in ("..", ".") for s in steps):
+        return None
+    return arg[1], tuple(steps)
 
 
 _MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}

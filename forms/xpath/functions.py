@@ -1,12 +1,23 @@
-"""The XPath 1.0 and ODK function library (dates live in ``datefuncs``).
+"""The XPath 1.0 and ODK function library (dates in ``datefuncs``, geography in
+``geo``, data outside the record in ``secondary``).
 
 ``FUNCTIONS`` maps a name to ``(impl, min_args, max_args)``; ``impl(ctx, *args)``
-gets evaluated arguments. ``if``, ``once`` and ``indexed-repeat`` are compiled
-specially (lazy or path-shaped arguments); ``SPECIAL_ARITY`` gives their counts.
+gets evaluated arguments. ``if``, ``once``, ``coalesce`` and ``indexed-repeat``
+are compiled specially (lazy or path-shaped arguments); ``SPECIAL_ARITY`` gives
+their counts. ``NOT_CHECKED`` names the ODK functions a form may use that the
+server cannot evaluate, with their counts and why: an expression calling one is
+kept in the form and left out of server-side validation.
+
+Where the ODK XForms specification leaves a case open, the answers follow ODK
+Collect's engine (JavaRosa) and Enketo where they agree, and say so where they
+do not (``docs/expressions.md``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import math
 import random
 import re
@@ -14,10 +25,19 @@ import string
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from forms.xpath import datefuncs
+from forms.xpath import datefuncs, geo, secondary
 from forms.xpath.values import NAN, to_bool, to_num, to_str
 
-SPECIAL_ARITY = {"if": (3, 3), "once": (1, 1), "indexed-repeat": (3, None)}
+SPECIAL_ARITY = {"if": (3, 3), "once": (1, 1), "coalesce": (2, 2),
+                 "indexed-repeat": (3, 11)}
+NOT_CHECKED = {
+    "property": (1, 1, "it reads a property of the tablet (device id, user name, phone "
+                       "number), which the server does not know"),
+    "extract-signed": (2, 2, "checking a signature needs a cryptography library the "
+                             "server does not use"),
+}
+# XPath's whitespace: what normalize-space() collapses (not \f, \v or Unicode spaces)
+_XPATH_SPACE = re.compile(r"[ \t\r\n]+")
 
 
 def divide(a: float, b: float) -> float:
@@ -51,28 +71,61 @@ def _texts(args) -> list[str]:
     return out
 
 
-def _numbers(args) -> list[float]:
-    out: list[float] = []
+def _values(args) -> list:
+    """Each argument as values: every node of a node-set, or the value itself."""
+    out: list = []
     for a in args:
         if type(a) is list:
-            out.extend(to_num(n.text()) for n in a)
+            out.extend(n.text() for n in a)
         else:
-            out.append(to_num(a))
+            out.append(a)
     return out
+
+
+def _numbers(args) -> list[float]:
+    return [to_num(v) for v in _values(args)]
 
 
 def _context_or(ctx, args):
     return args[0] if args else [ctx.node]
 
 
-def _safe(fn):
-    def wrapped(ctx, *args):
+def _math(fn):
+    """A one-argument math function as XPath 3.0 has it: NaN outside its domain,
+    infinities where the limit is one (``log(0)`` is -Infinity)."""
+    def wrapped(ctx, x):
+        x = to_num(x)
         try:
-            return float(fn(*[to_num(a) for a in args]))
-        except (ValueError, OverflowError, ZeroDivisionError):
+            return float(fn(x))
+        except OverflowError:
+            return math.inf
+        except (ValueError, ZeroDivisionError):
             return NAN
 
     return wrapped
+
+
+def _log(base_log):
+    def log(x: float) -> float:
+        if x == 0:
+            return -math.inf
+        if x == math.inf:
+            return math.inf
+        return base_log(x)
+
+    return log
+
+
+def _exp(x: float) -> float:
+    if x == -math.inf:
+        return 0.0
+    return math.exp(x)
+
+
+def _exp10(x: float) -> float:
+    if x == -math.inf:
+        return 0.0
+    return 10.0 ** x
 
 
 # -- node-sets and aggregates -------------------------------------------------
@@ -100,6 +153,9 @@ def _extreme(pick):
 
 
 def f_position(ctx, *args):
+    """Without an argument, the context position (a node's rank among its
+    same-named siblings when evaluated for a node); with one, that of the
+    node-set's first node."""
     if args:
         nodes = _nodes(args[0], "position")
         return float(nodes[0].index) if nodes else NAN
@@ -114,23 +170,46 @@ def f_current(ctx):
     return [ctx.current]
 
 
-def f_instance(ctx, name):
-    form = ctx.env.form
-    doc = form.instance_doc(to_str(name)) if form is not None else None
-    if doc is None:
-        raise ValueError(f"there is no instance '{to_str(name)}'")
-    return [doc]
+def _resolve(shape, ctx) -> tuple[str, ...]:
+    """An indexed-repeat() path as names from the instance root down."""
+    start, steps = shape
+    if start == "root":
+        return steps
+    node = ctx.node
+    parts = [next(iter(ctx.env.doc.value))] + (node.path.split("/") if node.path else [])
+    for step in steps:
+        if step == "..":
+            if len(parts) > 1:
+                parts.pop()
+        elif step != ".":
+            parts.append(step)
+    return tuple(parts)
 
 
-def indexed_repeat(ctx, value_names, pairs):
-    """``indexed-repeat(/r/rep/x, /r/rep, i)``: walk down, picking instance i of each repeat."""
-    picks = {depth: to_num(index(ctx)) for depth, index in pairs}
+def indexed_repeat(ctx, value_shape, pairs):
+    """indexed-repeat(/r/rep/x, /r/rep, i): the value inside the i-th instance of
+    each repeat named (an index below 1 counts as 1, as in ODK Collect); the
+    other repeats holding the context node stay at its own instances."""
+    names = _resolve(value_shape, ctx)
+    picks = {}
+    for shape, index in pairs:
+        repeat = _resolve(shape, ctx)
+        if names[:len(repeat)] != repeat or len(repeat) >= len(names):
+            raise ValueError(f"indexed-repeat(): '/{'/'.join(repeat)}' does not contain "
+                             f"'/{'/'.join(names)}'")
+        picks[len(repeat)] = max(1, _int(to_num(index(ctx))))
+    current = ctx.current
+    held = ctx.env.repeat_ancestors(current) if current is not None else {}
     nodes = [ctx.env.doc]
-    for depth, name in enumerate(value_names, 1):
+    for depth, name in enumerate(names, 1):
         nodes = [k for n in nodes for k in n.children(name)]
         if depth in picks:
             i = picks[depth]
-            nodes = nodes[int(i) - 1:int(i)] if i == i and i >= 1 and i == int(i) else []
+            nodes = nodes[i - 1:i]
+        elif depth > 1 and held:
+            mine = held.get("/".join(names[1:depth]))
+            if mine is not None and any(n is mine for n in nodes):
+                nodes = [mine]
         if not nodes:
             return []
     return nodes
@@ -139,19 +218,23 @@ def indexed_repeat(ctx, value_names, pairs):
 # -- selects --------------------------------------------------------------------
 
 def f_selected(ctx, items, value):
-    return to_str(value).strip() in to_str(items).split()
+    """Whether ``value`` is one of the space-separated items (as JavaRosa and
+    Enketo test it: an empty value is 'selected' in an empty list)."""
+    return f" {to_str(value).strip()} " in f" {to_str(items)} "
+
+
+def _items(text: str) -> list[str]:
+    return [item for item in text.split(" ") if item]
 
 
 def f_selected_at(ctx, items, index):
-    values = to_str(items).split()
-    i = to_num(index)
-    if i != i or i < 0 or i != int(i) or int(i) >= len(values):
-        return ""
-    return values[int(i)]
+    values = _items(to_str(items))
+    i = _int(to_num(index))
+    return values[i] if 0 <= i < len(values) else ""
 
 
 def f_count_selected(ctx, items):
-    return float(len(to_str(items).split()))
+    return float(len(_items(to_str(items))))
 
 
 def f_choice_name(ctx, value, ref):
@@ -159,6 +242,32 @@ def f_choice_name(ctx, value, ref):
     if form is None:
         return ""
     return form.choice_label(to_str(value), to_str(ref), ctx.current)
+
+
+def f_checklist(ctx, low, high, *factors):
+    """How many factors are true is between ``low`` and ``high`` (-1: no bound)."""
+    lo, hi = _int(to_num(low)), _int(to_num(high))
+    count = sum(1 for v in _values(factors) if to_bool(v))
+    return (lo < 0 or count >= lo) and (hi < 0 or count <= hi)
+
+
+def _one(value):
+    """A node-set argument as its first node's text (JavaRosa unpacks it so)."""
+    if type(value) is list:
+        return value[0].text() if value else ""
+    return value
+
+
+def f_weighted_checklist(ctx, low, high, *pairs):
+    """The weights of the true factors add up to between ``low`` and ``high``."""
+    if len(pairs) == 2 and type(pairs[0]) is list and type(pairs[1]) is list:
+        flags, weights = _values([pairs[0]]), _values([pairs[1]])
+        if len(flags) != len(weights):
+            raise ValueError("weighted-checklist() needs as many weights as factors")
+    else:
+        flags, weights = [_one(f) for f in pairs[0::2]], list(pairs[1::2])
+    total = math.fsum(to_num(w) for f, w in zip(flags, weights) if to_bool(f))
+    return to_num(low) <= total <= to_num(high)
 
 
 # -- strings --------------------------------------------------------------------
@@ -171,23 +280,26 @@ def f_join(ctx, sep, *args):
     return to_str(sep).join(_texts(args))
 
 
-def f_coalesce(ctx, a, b):
-    first = to_str(a)
-    return first if first != "" else b
+def _int(x: float) -> int:
+    """A number as JavaRosa's (int) cast takes it: truncated, NaN as 0."""
+    if x != x:
+        return 0
+    if math.isinf(x):
+        return 2**31 - 1 if x > 0 else -(2**31)
+    return int(x)
 
 
 def f_substr(ctx, text, start, *end):
     s = to_str(text)
-    begin = to_num(start)
-    stop = to_num(end[0]) if end else float(len(s))
-    if begin != begin or stop != stop:
-        return ""
-    begin, stop = int(begin), int(min(stop, len(s)))
+    size = len(s)
+    begin = _int(to_num(start))
+    stop = _int(to_num(end[0])) if end else size
     if begin < 0:
-        begin = max(len(s) + begin, 0)
+        begin += size
     if stop < 0:
-        stop = max(len(s) + stop, 0)
-    return s[begin:stop]
+        stop += size
+    begin, stop = min(max(0, begin), size), min(max(0, stop), size)
+    return s[begin:stop] if begin <= stop else ""
 
 
 def f_substring(ctx, text, start, *length):
@@ -205,7 +317,7 @@ def f_string_length(ctx, *args):
 
 
 def f_normalize_space(ctx, *args):
-    return " ".join(to_str(_context_or(ctx, args)).split())
+    return _XPATH_SPACE.sub(" ", to_str(_context_or(ctx, args))).strip(" ")
 
 
 def f_translate(ctx, text, src, dst):
@@ -217,7 +329,8 @@ def f_translate(ctx, text, src, dst):
 
 
 def f_regex(ctx, text, pattern):
-    return re.search(to_str(pattern), to_str(text)) is not None
+    """Whether the whole text matches (ODK Collect matches the whole value)."""
+    return re.fullmatch(to_str(pattern), to_str(text)) is not None
 
 
 def f_substring_before(ctx, text, sep):
@@ -236,9 +349,34 @@ def f_uuid(ctx, *length):
     if not length:
         return str(uuid.uuid4())
     n = to_num(length[0])
-    n = int(n) if n == n and n > 0 else 0
+    n = int(n) if n == n and 0 < n < 1_000_000 else 0
     alphabet = string.ascii_letters + string.digits
     return "".join(random.choice(alphabet) for _ in range(n))
+
+
+_DIGESTS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+            "SHA-512": "sha512"}
+
+
+def f_digest(ctx, text, algorithm, *encoding):
+    """digest(text, 'SHA-256', 'hex'|'base64'): the UTF-8 text's hash, base64 by default."""
+    name = _DIGESTS.get(to_str(algorithm))
+    if name is None:
+        raise ValueError(f"digest() knows {', '.join(_DIGESTS)}, not '{to_str(algorithm)}'")
+    how = to_str(encoding[0]) if encoding else "base64"
+    if how not in ("base64", "hex"):
+        raise ValueError(f"digest() encodes as 'base64' or 'hex', not '{how}'")
+    raw = hashlib.new(name, to_str(text).encode("utf-8")).digest()
+    return raw.hex() if how == "hex" else base64.b64encode(raw).decode("ascii")
+
+
+def f_base64_decode(ctx, text):
+    """The UTF-8 text a base64 value encodes (bytes that are not UTF-8 become U+FFFD)."""
+    try:
+        raw = base64.b64decode(to_str(text).encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError(f"'{to_str(text)[:40]}' is not base64") from None
+    return raw.decode("utf-8", "replace")
 
 
 # -- numbers and booleans ---------------------------------------------------------
@@ -250,14 +388,20 @@ def _xpath_round(x: float) -> float:
 
 
 def f_round(ctx, value, *places):
+    """round(x[, digits]): half away from zero (``round(-1.5)`` is -2), as ODK's
+    evaluators round with or without digits; negative digits round to tens,
+    hundreds, ..."""
     x = to_num(value)
-    if not places:
-        return _xpath_round(x)
-    digits = to_num(places[0])
-    if x != x or math.isinf(x) or digits != digits:
-        return NAN if digits != digits else x
+    digits = to_num(places[0]) if places else 0.0
+    if x != x or math.isinf(x):
+        return x
+    if digits != digits:
+        return NAN
+    digits = int(digits)
+    if abs(digits) > 30:
+        return NAN
     try:
-        quantum = Decimal(1).scaleb(-int(digits))
+        quantum = Decimal(1).scaleb(-digits)
         return float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP))
     except InvalidOperation:
         return x
@@ -281,8 +425,17 @@ def f_pow(ctx, base, exponent):
     return result
 
 
+def f_atan2(ctx, y, x):
+    return math.atan2(to_num(y), to_num(x))
+
+
 def f_boolean_from_string(ctx, value):
     return to_str(value).strip() in ("true", "1")
+
+
+def f_depend(ctx, first, *others):
+    """JavaRosa's depend(): its first argument (the others only trigger recalculation)."""
+    return first
 
 
 FUNCTIONS = {
@@ -294,15 +447,15 @@ FUNCTIONS = {
     "position": (f_position, 0, 1),
     "last": (f_last, 0, 0),
     "current": (f_current, 0, 0),
-    "instance": (f_instance, 1, 1),
     "selected": (f_selected, 2, 2),
     "is-selected": (f_selected, 2, 2),
     "selected-at": (f_selected_at, 2, 2),
     "count-selected": (f_count_selected, 1, 1),
     "jr:choice-name": (f_choice_name, 2, 2),
+    "checklist": (f_checklist, 2, None),
+    "weighted-checklist": (f_weighted_checklist, 2, None),
     "concat": (f_concat, 0, None),
     "join": (f_join, 1, None),
-    "coalesce": (f_coalesce, 2, 2),
     "substr": (f_substr, 2, 3),
     "substring": (f_substring, 2, 3),
     "substring-before": (f_substring_before, 2, 2),
@@ -316,25 +469,27 @@ FUNCTIONS = {
     "translate": (f_translate, 3, 3),
     "string": (lambda ctx, *a: to_str(_context_or(ctx, a)), 0, 1),
     "number": (lambda ctx, *a: to_num(_context_or(ctx, a)), 0, 1),
+    "digest": (f_digest, 2, 3),
+    "base64-decode": (f_base64_decode, 1, 1),
     "int": (f_int, 1, 1),
     "round": (f_round, 1, 2),
-    "floor": (_safe(math.floor), 1, 1),
-    "ceiling": (_safe(math.ceil), 1, 1),
+    "floor": (_math(math.floor), 1, 1),
+    "ceiling": (_math(math.ceil), 1, 1),
     "abs": (lambda ctx, x: abs(to_num(x)), 1, 1),
     "pow": (f_pow, 2, 2),
-    "sqrt": (_safe(math.sqrt), 1, 1),
-    "exp": (_safe(math.exp), 1, 1),
-    "exp10": (_safe(lambda x: 10.0 ** x), 1, 1),
-    "log": (_safe(math.log), 1, 1),
-    "log10": (_safe(math.log10), 1, 1),
+    "sqrt": (_math(math.sqrt), 1, 1),
+    "exp": (_math(_exp), 1, 1),
+    "exp10": (_math(_exp10), 1, 1),
+    "log": (_math(_log(math.log)), 1, 1),
+    "log10": (_math(_log(math.log10)), 1, 1),
     "pi": (lambda ctx: math.pi, 0, 0),
-    "sin": (_safe(math.sin), 1, 1),
-    "cos": (_safe(math.cos), 1, 1),
-    "tan": (_safe(math.tan), 1, 1),
-    "asin": (_safe(math.asin), 1, 1),
-    "acos": (_safe(math.acos), 1, 1),
-    "atan": (_safe(math.atan), 1, 1),
-    "atan2": (_safe(math.atan2), 2, 2),
+    "sin": (_math(math.sin), 1, 1),
+    "cos": (_math(math.cos), 1, 1),
+    "tan": (_math(math.tan), 1, 1),
+    "asin": (_math(math.asin), 1, 1),
+    "acos": (_math(math.acos), 1, 1),
+    "atan": (_math(math.atan), 1, 1),
+    "atan2": (f_atan2, 2, 2),
     "random": (lambda ctx: random.random(), 0, 0),
     "uuid": (f_uuid, 0, 1),
     "boolean": (lambda ctx, x: to_bool(x), 1, 1),
@@ -342,5 +497,8 @@ FUNCTIONS = {
     "true": (lambda ctx: True, 0, 0),
     "false": (lambda ctx: False, 0, 0),
     "boolean-from-string": (f_boolean_from_string, 1, 1),
+    "depend": (f_depend, 1, None),
     **datefuncs.FUNCTIONS,
+    **geo.FUNCTIONS,
+    **secondary.FUNCTIONS,
 }

@@ -13,7 +13,7 @@ import re
 
 from forms.errors import FormsError
 
-CODE = "xlsform_expression_unsupported"
+CODE = "xlsform_expression_unsupported"  # an expression a form engine refuses
 NODE_TYPES = {"node", "text", "comment", "processing-instruction"}
 _OPERATOR_WORDS = {"and", "or", "div", "mod"}
 _AFTER_NOT_OPERATOR = {"@", "axis", "(", "[", ",", "op", "/", "//", "|"}
@@ -29,12 +29,16 @@ _TOKEN = re.compile(
   | (?P<punct>[/()\[\],@|])
   | (?P<cmp>!=|<=|>=|=|<|>)
   | (?P<arith>[+\-*])
-  | (?P<var>\$[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)
+  | (?P<var>\$[^\W\d][\w.\-]*(?::[^\W\d][\w.\-]*)?)
   | (?P<dcolon>::)
-  | (?P<name>[A-Za-z_][\w.\-]*(?::(?:[A-Za-z_][\w.\-]*|\*))?)
+  | (?P<name>[^\W\d][\w.\-]*(?::(?:[^\W\d][\w.\-]*|\*))?)
     """,
     re.VERBOSE,
 )
+# Where an operator is expected, a name that starts with an operator word and
+# goes on with a digit, '.' or '-' is that operator then a number: ``1div1``,
+# ``1 and1`` (an element name cannot follow a value there).
+_OPERATOR_PREFIX = re.compile(r"(and|or|div|mod)(?=[\d.\-])")
 
 
 def syntax_error(text: str, offset: int, what: str) -> FormsError:
@@ -79,6 +83,11 @@ def tokenize(text: str) -> list[tuple[str, object, int]]:
         elif kind == "dcolon":
             raise syntax_error(text, start, "'::' must follow an axis name")
         else:
+            glued = _OPERATOR_PREFIX.match(value) if operator_position else None
+            if glued:
+                tokens.append(("op", glued.group(1), start))
+                pos = start + glued.end()
+                continue
             tokens.append(_name_token(text, value, start, pos, operator_position))
             if tokens[-1][0] == "axis":
                 pos = text.index("::", pos) + 2

@@ -1,15 +1,29 @@
-"""Location paths: child, parent, self, descendant-or-self and attribute steps.
+"""Location paths: child, parent, self and descendant-or-self (``//``) steps.
 
 An absolute path walked from inside a repeat stays in that repeat instance, as
 JavaRosa does: ``/data/members/age`` evaluated for a node of ``members[2]``
 means ``members[2]``'s age. Relative paths (``../age``) need no such rule.
+
+The other XPath axes (the specification keeps parent, child and self only),
+attributes (a record's answers carry none) and ``text()``-like node tests are
+left to the tablet: ``compile_path`` marks such a path not checked.
 """
 
 from __future__ import annotations
 
+EVALUATED_AXES = frozenset({"child", "parent", "self", "descendant-or-self"})
+
 
 def compile_path(compiler, start, steps):
     """``start`` is None (absolute), ``"context"`` or a compiled base expression."""
+    for axis, test, _ in steps:
+        if axis not in EVALUATED_AXES:
+            what = ("attributes are" if axis == "attribute"
+                    else f"the '{axis}' axis is")
+            return compiler.not_checked(f"{axis}::", f"{what} not read on the server")
+        if test.endswith("()") and test != "node()":
+            return compiler.not_checked(test, f"the node test '{test}' is not read on the "
+                                        "server")
     step_fns = []
     static = start is None
     schema_path = None if static else ""

@@ -6,27 +6,74 @@ document order), or a date (``datetime.date``) or date-time (an aware
 
 - an empty string is NaN as a number (so an empty answer is NaN in arithmetic);
 - a string that is an ISO date or date-time is, as a number, the days since
-  1970-01-01 (fractional for a date-time, counted in UTC), and so is a date;
+  1970-01-01T00:00Z (fractional), and so is a date;
 - dates compare as numbers.
+
+Time zones (the ODK XForms rules): a date without a time stands for local
+midnight, a date-time without an offset for local time, and a date-time with
+an offset keeps it. "Local" is the evaluation's time zone, ``evaluation_timezone()``:
+the server sets it once (``set_evaluation_timezone``, from its setting) where a
+tablet would use its own; it is UTC unless set, and then a date is a whole
+number of days.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from contextvars import ContextVar
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 NAN = float("nan")
 EPOCH = date(1970, 1, 1)
 EPOCH_DT = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NUMBER = re.compile(r"\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$")
+_NUMBER = re.compile(r"[ \t\r\n]*-?(?:\d+(?:\.\d*)?|\.\d+)[ \t\r\n]*$")
 _DATE = re.compile(r"\s*(-?\d{4,})-(\d\d)-(\d\d)\s*$")
 _DATETIME = re.compile(
     r"\s*(-?\d{4,})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?"
     r"(Z|[+-]\d\d(?::?\d\d)?)?\s*$"
 )
 _TIME = re.compile(r"\s*(\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d(?::?\d\d)?)?\s*$")
+_UTC = timezone.utc
+_TZ: ContextVar[tzinfo] = ContextVar("fieldsync_evaluation_timezone", default=_UTC)
+
+
+def evaluation_timezone() -> tzinfo:
+    """The time zone that dates without a time, and times without an offset, are in."""
+    return _TZ.get()
+
+
+def set_evaluation_timezone(tz: tzinfo | None):
+    """Evaluate in ``tz`` (None: UTC) from now on in this thread; returns the
+    token ``reset_evaluation_timezone`` takes to put the previous zone back."""
+    return _TZ.set(tz or _UTC)
+
+
+def reset_evaluation_timezone(token) -> None:
+    _TZ.reset(token)
+
+
+def timezone_named(text: str) -> tzinfo:
+    """'UTC', a fixed offset ('+03:00', '-0530') or an IANA zone ('Africa/Dakar');
+    ValueError naming what to write otherwise."""
+    text = (text or "").strip()
+    if text.upper() in ("", "UTC", "Z"):
+        return _UTC
+    if re.fullmatch(r"[+-]\d\d(?::?\d\d)?", text):
+        return parse_offset(text)
+    try:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{text}' is not a time zone: write UTC, an offset such as "
+                         "+03:00, or a zone name such as Africa/Dakar") from None
+
+
+def local(moment: datetime) -> datetime:
+    """A date-time with its offset: a naive one is local time in the evaluation's zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_TZ.get())
 
 
 def to_str(value) -> str:
@@ -62,6 +109,7 @@ def format_number(x: float) -> str:
 
 
 def format_datetime(value: datetime) -> str:
+    value = local(value)
     ms = value.microsecond // 1000
     text = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}"
     offset = value.utcoffset()
@@ -96,11 +144,18 @@ _PARSED = 8192
 
 
 @lru_cache(maxsize=_PARSED)
-def str_to_num(text: str) -> float:
+def _text_value(text: str):
+    """What a text means as a number: a float, a date or date-time, or None (NaN)."""
     if _NUMBER.match(text):
         return float(text)
-    parsed = parse_date(text)
-    return date_to_days(parsed) if parsed is not None else NAN
+    return parse_date(text)
+
+
+def str_to_num(text: str) -> float:
+    value = _text_value(text)
+    if type(value) is float:
+        return value
+    return NAN if value is None else date_to_days(value)
 
 
 def to_bool(value) -> bool:
@@ -116,7 +171,8 @@ def to_bool(value) -> bool:
 
 @lru_cache(maxsize=_PARSED)
 def parse_date(text: str):
-    """An ISO date -> ``date``, an ISO date-time -> aware ``datetime``, else None."""
+    """An ISO date -> ``date``, an ISO date-time -> ``datetime`` (aware when it has
+    an offset, naive for local time), else None."""
     m = _DATE.match(text)
     try:
         if m:
@@ -126,9 +182,9 @@ def parse_date(text: str):
             frac = (m[7] or "0")[:6].ljust(6, "0")
             return datetime(
                 int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6] or 0),
-                int(frac), tzinfo=parse_offset(m[8]),
+                int(frac), tzinfo=parse_offset(m[8]) if m[8] else None,
             )
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return None
 
@@ -139,25 +195,37 @@ def parse_time(text: str):
         return None
     try:
         frac = (m[4] or "0")[:6].ljust(6, "0")
-        return time(int(m[1]), int(m[2]), int(m[3] or 0), int(frac), tzinfo=parse_offset(m[5]))
+        return time(int(m[1]), int(m[2]), int(m[3] or 0), int(frac),
+                    tzinfo=parse_offset(m[5]) if m[5] else None)
     except ValueError:
         return None
 
 
 @lru_cache(maxsize=256)
 def parse_offset(text: str | None):
+    """'Z', '+02', '+0530' or '-07:00' as a fixed zone; ValueError for an offset
+    no clock has (minutes past 59, hours past 23)."""
     if not text or text == "Z":
         return timezone.utc
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)))
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"the offset '{text}' is not a time-zone offset")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def date_to_days(value) -> float:
+    """Days since 1970-01-01T00:00Z: a date counts from its local midnight."""
+    tz = _TZ.get()
     if type(value) is datetime:
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=tz)
         return (moment - EPOCH_DT).total_seconds() / 86400.0
-    return float((value - EPOCH).days)
+    days = float((value - EPOCH).days)
+    if tz is _UTC:
+        return days
+    midnight = datetime(value.year, value.month, value.day, tzinfo=tz)
+    return days - midnight.utcoffset().total_seconds() / 86400.0
 
 
 def to_date(value):
@@ -179,8 +247,8 @@ def to_date(value):
     try:
         if number == int(number):
             return EPOCH + timedelta(days=int(number))
-        return EPOCH_DT + timedelta(days=number)
-    except OverflowError:
+        return (EPOCH_DT + timedelta(days=number)).astimezone(_TZ.get())
+    except (OverflowError, ValueError):
         return None
 
 

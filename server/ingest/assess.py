@@ -16,7 +16,8 @@ from sqlite_utils import Database
 import scoring
 from forms.model import FormModel
 from forms.validate import normalize_data, validate_record
-from server.registry.models import spec_for
+from server.ingest.timezone import server_timezone
+from server.registry.models import media_for, spec_for
 
 
 @dataclass
@@ -42,7 +43,8 @@ def assess(db: Database, model: FormModel, assessment: Assessment, received_at: 
     """
     assessment.data = normalize_data(model, assessment.data)
     now = datetime.fromisoformat(received_at.replace("Z", "+00:00"))
-    findings = validate_record(model, assessment.data, now=now, normalized=True)
+    findings = validate_record(model, assessment.data, now=now, normalized=True,
+                               media=media_for(db, model), tz=server_timezone())
     assessment.findings = [f.to_dict() for f in findings]
     if any(f.severity == "error" for f in findings):
         assessment.flags.append("invalid")

@@ -1,6 +1,7 @@
 """Compiled form models by (form_id, version), cached: published versions never
 change, and the cache key includes the XForm's md5, so a different store with
-the same names cannot be served a stale model."""
+the same names cannot be served a stale model. Also the data files a version's
+expressions read (``media_for``), cached by their hashes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from functools import lru_cache
 from sqlite_utils import Database
 
 import scoring
+from forms.expressions import form_expressions
+from forms.media import FormMedia, media_file_name
 from forms.model import FormModel
 from server.store import forms as forms_q
+from server.store import openrosa as openrosa_q
 from server.store import scores as scores_q
 
 
@@ -63,3 +67,29 @@ def stored_spec(db: Database, spec_id: int, sha256: str) -> scoring.Spec:
             _STORED.pop(next(iter(_STORED)))
         spec = _STORED[sha256] = scoring.load_spec(scores_q.spec_document(db, spec_id))
     return spec
+
+
+_MEDIA: dict[tuple, FormMedia] = {}
+MEDIA_KEPT = 32  # versions whose parsed media files are kept in memory
+
+
+def media_for(db: Database, model: FormModel) -> FormMedia | None:
+    """The uploaded files the version's expressions read (``pulldata()``,
+    ``instance()``), or None when they read none. Parsed once per set of file
+    hashes, so a file uploaded later is seen by the next record."""
+    wanted = {media_file_name(model.external.get(name), name)
+              for name in form_expressions(model).media_instances()}
+    if not wanted:
+        return None
+    held = tuple(sorted((m["name"], m["md5"])
+                        for m in openrosa_q.list_media(db, model.form_id, model.version)
+                        if m["name"] in wanted))
+    key = (model.form_id, model.version, held)
+    media = _MEDIA.get(key)
+    if media is None:
+        files = {name: openrosa_q.get_media(db, model.form_id, model.version, name)["data"]
+                 for name, _ in held}
+        if len(_MEDIA) >= MEDIA_KEPT:
+            _MEDIA.pop(next(iter(_MEDIA)))
+        media = _MEDIA[key] = FormMedia(files)
+    return media

@@ -5,6 +5,11 @@ published (form_id, version) never changes: publishing the same content again
 is a no-op that answers the same, and different content under a version that
 exists is refused, so every record is checked and scored against exactly the
 form it was filled with.
+
+Every form pyxform converts publishes unless a tablet could not load it (an
+unknown function, a wrong number of arguments: ``xlsform_expression_unsupported``).
+The answer says which expressions the server checks (``expressions``) and, as
+the one ``expression_not_checked`` finding, which it leaves to the tablet.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from sqlite_utils import Database
 
 import scoring
 from forms.entities import read_declaration
-from forms.expressions import require_evaluable
+from forms.expressions import (expression_report, expression_summary, not_checked_finding,
+                               require_evaluable)
 from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
 from server.ingest import answers
@@ -60,7 +66,7 @@ def forms_publish(db: Database, source: bytes, filename: str,
                     "Raise the version in the settings sheet and publish again.",
                     {"form_id": compiled.form_id, "version": compiled.version},
                 )
-            return _answer(compiled.form_id, compiled.version, existing["md5"], False)
+            return _answer(compiled, existing["md5"], False)
         forms_q.insert_version(
             db, form_id=compiled.form_id, version=compiled.version, title=compiled.title,
             xform=compiled.xform, md5=compiled.md5, model=compiled.model.to_json(),
@@ -74,7 +80,7 @@ def forms_publish(db: Database, source: bytes, filename: str,
         if released:
             audit.record(db, actor, "quarantine.release",
                          f"{compiled.form_id}@{compiled.version}", {"count": released})
-    return _answer(compiled.form_id, compiled.version, compiled.md5, True)
+    return _answer(compiled, compiled.md5, True)
 
 
 def publish_builtin_rss(db: Database) -> dict | None:
@@ -152,5 +158,9 @@ def _check(db: Database, compiled: CompiledForm) -> None:
     spec_for(db, compiled.model)  # the spec it will be scored with; raises ScoringError
 
 
-def _answer(form_id: str, version: str, md5: str, created: bool) -> dict:
-    return {"form_id": form_id, "version": version, "hash": f"md5:{md5}", "created": created}
+def _answer(compiled: CompiledForm, md5: str, created: bool) -> dict:
+    finding = not_checked_finding(compiled.model)
+    return {"form_id": compiled.form_id, "version": compiled.version, "hash": f"md5:{md5}",
+            "created": created,
+            "expressions": expression_summary(expression_report(compiled.model)),
+            "findings": [finding] if finding else []}

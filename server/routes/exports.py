@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, current_app, request
 
 from server.accounts.auth import requires
@@ -17,7 +19,7 @@ MIMETYPES = {
 }
 
 
-@bp.get("/forms/<form_id>/submissions")
+@bp.get("/forms/<name:form_id>/submissions")
 @requires("submissions.read")
 def export(form_id):
     fmt = request.args.get("format", "csv")
@@ -39,9 +41,13 @@ def export(form_id):
             db.close()
 
     name = f"{form_id}{'-' + plan.repeat.replace('/', '-') if plan.repeat else ''}.{fmt}"
+    name = _FILE_UNSAFE.sub("_", name)  # any form_id text; a header carries plain ASCII
     return Response(body(), mimetype=MIMETYPES[fmt], headers={
         "X-Fieldsync-Next": str(plan.next), "X-Fieldsync-Since": str(plan.since),
         "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def options_from(args) -> ExportOptions:

@@ -41,13 +41,13 @@ def list_forms():
     return {"forms": registry.forms_list(g.db)}
 
 
-@bp.get("/forms/<form_id>")
+@bp.get("/forms/<name:form_id>")
 @requires("forms.read")
 def get_form(form_id):
     return registry.form_get(g.db, form_id)
 
 
-@bp.get("/forms/<form_id>/versions/<version>/xform")
+@bp.get("/forms/<name:form_id>/versions/<name:version>/xform")
 @requires("forms.read")
 def get_xform(form_id, version):
     row = registry.version_get(g.db, form_id, version)
@@ -55,7 +55,7 @@ def get_xform(form_id, version):
                     headers={"ETag": f'"{row["md5"]}"'})
 
 
-@bp.post("/forms/<form_id>/state")
+@bp.post("/forms/<name:form_id>/state")
 @requires("forms.manage")
 def set_state(form_id):
     body = load_json(StateSchema())

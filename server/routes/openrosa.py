@@ -49,7 +49,7 @@ def form_list():
     return Response(orxml.form_list(entries, verbose), content_type=XML_TYPE)
 
 
-@bp.get("/forms/<form_id>/versions/<version>/xform")
+@bp.get("/forms/<name:form_id>/versions/<name:version>/xform")
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def xform(form_id, version):
     row = version_get(g.db, form_id, version)
@@ -57,7 +57,7 @@ def xform(form_id, version):
                     headers={"ETag": f'"{row["md5"]}"'})
 
 
-@bp.get("/forms/<form_id>/versions/<version>/manifest")
+@bp.get("/forms/<name:form_id>/versions/<name:version>/manifest")
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def manifest(form_id, version):
     files = [
@@ -68,7 +68,7 @@ def manifest(form_id, version):
     return Response(orxml.manifest(files), content_type=XML_TYPE)
 
 
-@bp.get("/forms/<form_id>/versions/<version>/media/<name>")
+@bp.get("/forms/<name:form_id>/versions/<name:version>/media/<name>")
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def media_file(form_id, version, name):
     listed = media.entity_list_of(g.db, form_id, version, name)
@@ -99,7 +99,7 @@ def submission_post():
                     content_type=XML_TYPE)
 
 
-@media_bp.post("/forms/<form_id>/versions/<version>/media")
+@media_bp.post("/forms/<name:form_id>/versions/<name:version>/media")
 @requires("forms.publish")
 def upload_media(form_id, version):
     upload = request.files.get("file")
@@ -111,7 +111,7 @@ def upload_media(form_id, version):
     return answer, 201 if answer["created"] else 200
 
 
-@media_bp.get("/forms/<form_id>/versions/<version>/media")
+@media_bp.get("/forms/<name:form_id>/versions/<name:version>/media")
 @requires("forms.read")
 def list_media(form_id, version):
     return {"media": media.media_list(g.db, form_id, version)}

@@ -2,26 +2,44 @@
 
 Each form gets ``answers__{form_id}`` (columns named by the field's path, typed
 by its bind type) and one child table per repeat, ``answers__{form_id}__{repeat}``
-with the instance's position, as ODK's OData does. New form versions add
+with the instance's position, as ODK's OData does. A form_id that is not a
+plain name (``Spec test``, ``2011_07_25 transport``) is used as ``table_key``
+makes it: its letters and digits and a hash of the whole id. New form versions add
 columns; old ones stay. Exports, trends and duplicate lookups run as SQL over
 these columns instead of decoding a JSON document per row.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from sqlite_utils import Database
 
 from forms.model import Field, FormModel
 
 SQL_TYPES = {"int": "INTEGER", "decimal": "REAL"}
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+_NOT_WORD = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def table_key(form_id: str) -> str:
+    """``form_id`` when it is a plain name (letters, digits, '_', '-', '.'; what
+    form ids were before any text was allowed, so old tables keep their names),
+    else its letters and digits and the start of its SHA-1: distinct ids give
+    distinct keys."""
+    if _PLAIN.fullmatch(form_id):
+        return form_id
+    slug = _NOT_WORD.sub("_", form_id).strip("_")[:40]
+    return f"{slug}_{hashlib.sha1(form_id.encode('utf-8')).hexdigest()[:10]}"
 
 
 def main_table(form_id: str) -> str:
-    return f"answers__{form_id}"
+    return f"answers__{table_key(form_id)}"
 
 
 def repeat_table(form_id: str, repeat_path: str) -> str:
-    return f"answers__{form_id}__{repeat_path.replace('/', '__')}"
+    return f"answers__{table_key(form_id)}__{repeat_path.replace('/', '__')}"
 
 
 def q(name: str) -> str:

@@ -282,17 +282,31 @@ def test_check_form_accepts_a_form_whose_expressions_all_work(model):
     assert check_form(model) == []
 
 
-def test_check_form_lists_each_unsupported_expression_with_its_field_and_attribute():
+def test_check_form_lists_only_what_a_tablet_refuses_with_its_field_and_attribute():
     md = """
 | survey |
 |        | type      | name  | label | constraint          | relevant            | calculation           |
 |        | integer   | n     | N     | foo(.) > 1          |                     |                       |
 |        | text      | t     | T     |                     | /data/nope = 'x'    |                       |
 |        | calculate | d     |       |                     |                     | distance(/data/n)     |
+|        | calculate | e     |       |                     |                     | int(/data/n, 0)       |
 """
     model = convert_xlsform(md.encode(), "bad.md").model
     problems = check_form(model)
     assert [(p["path"], p["attribute"]) for p in problems] == [
-        ("n", "constraint"), ("d", "calculate"), ("t", "relevant")]
-    assert "'foo()' is not supported" in problems[0]["message"]
-    assert "'/data/nope' is not a field" in problems[2]["message"]
+        ("n", "constraint"), ("e", "calculate")]
+    assert "'foo()' is not an ODK XForms function" in problems[0]["message"]
+    assert "'int()' takes 1 argument(s), not 2" in problems[1]["message"]
+
+
+def test_check_form_refuses_a_default_or_trigger_value_a_tablet_cannot_load():
+    md = """
+| survey |
+|        | type    | name | label | default          | trigger | calculation     |
+|        | text    | a    | A     | upper-case('x')  |         |                 |
+|        | integer | b    | B     |                  |         |                 |
+|        | date    | c    | C     |                  | ${b}    | date(1, 2)      |
+"""
+    problems = check_form(convert_xlsform(md.encode(), "actions.md").model)
+    assert [(p["path"], p["attribute"]) for p in problems] == [("a", "default"),
+                                                              ("c", "trigger")]
