@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
+    "account.self": ALL,  # one's own account and sessions (Central's /v1/users/current)
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;
