@@ -182,7 +182,7 @@ def csv_root_rows(db: Database, form_id: str, paths: list[str]):
               ["s.logical_id", "u.id", SUBMITTER_NAME, ATTACHMENTS_PRESENT,
                ATTACHMENTS_EXPECTED, "NULL", REVIEW_STATE, DEVICE_ID, EDITS, "s.form_version"])
     return db.conn.execute(
-        f"SELECT {', '.join(select)} FROM {q(table)} a JOIN submissions s ON "
+        f"SELECT {', '.join(select)} FROM {q(table)} a CROSS JOIN submissions s ON "
         f"s.id = a.submission_id {USER_JOIN} WHERE s.state = 'current' "
         "ORDER BY a.submission_id")
 
@@ -192,7 +192,7 @@ def csv_repeat_rows(db: Database, form_id: str, repeat_path: str, paths: list[st
     table = repeat_table(form_id, repeat_path)
     select = ["s.logical_id", "r._index"] + _answer_columns(db, table, "r", paths)
     return db.conn.execute(
-        f"SELECT {', '.join(select)} FROM {q(table)} r JOIN submissions s ON "
+        f"SELECT {', '.join(select)} FROM {q(table)} r CROSS JOIN submissions s ON "
         "s.id = r.submission_id WHERE s.state = 'current' ORDER BY r.rowid")
 
 

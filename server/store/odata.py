@@ -167,9 +167,11 @@ class Compiler:
         return "a.submission_id" if self.table.path is None else "r.rowid"
 
     def source(self) -> str:
+        # CROSS JOIN keeps the answers table outermost, read in key order: a page
+        # after key K is a range of it, not a sort of the whole form.
         own = q(self.sql_table(self.table))
-        return (f"{own} {self.alias} JOIN submissions s ON s.id = {self.alias}.submission_id "
-                f"{c.USER_JOIN}")
+        return (f"{own} {self.alias} CROSS JOIN submissions s ON "
+                f"s.id = {self.alias}.submission_id {c.USER_JOIN}")
 
     def where(self, filter_node, submission_id) -> tuple[list[str], list]:
         clauses, params = ["s.state = 'current'"], []
@@ -206,7 +208,8 @@ class Compiler:
             if isinstance(m, Leaf):
                 parts.append(f"{_lit(m.name)}, {self.value(table, m, alias)}")
             elif isinstance(m, Group):
-                inner = self.members(table, m.members, alias, depth, sub or None, params)
+                inner = self.members(table, m.members, alias, depth,
+                                     None if sub is True else sub, params)
                 parts.append(f"{_lit(m.name)}, json_object({', '.join(inner)})")
             elif self.expand:
                 parts.append(f"{_lit(m.prop)}, {self.expanded(m, alias, depth, params)}")
@@ -280,8 +283,10 @@ class Compiler:
 
     # __system ----------------------------------------------------------------------
 
-    def system_exprs(self, params: list | None = None, *, for_filter: bool = False) -> dict:
-        exprs = {
+    def system_exprs(self, *, for_filter: bool = False) -> dict:
+        """``__system``'s SQL by property; for filters, comparable values (an integer
+        submitter id, the conflict flag as 0/1) rather than the JSON shown."""
+        return {
             "submissionDate": c.CREATED_AT, "updatedAt": c.UPDATED_AT,
             "submitterId": "u.id" if for_filter else "CAST(u.id AS TEXT)",
             "submitterName": c.SUBMITTER_NAME,
@@ -295,7 +300,6 @@ class Compiler:
             f"CASE WHEN {c.CONFLICT} THEN json('true') ELSE json('false') END",
             "duplicate": c.DUPLICATE, "duplicateOf": c.DUPLICATE_OF, "office": c.OFFICE,
         }
-        return exprs
 
     def system_json(self, wanted, params: list) -> str:
         exprs = self.system_exprs()
@@ -315,7 +319,7 @@ class Compiler:
 
     # $filter and $orderby ----------------------------------------------------------
 
-    def prop(self, path: tuple[str, ...], *, for_filter: bool = True) -> tuple[str, str, list]:
+    def prop(self, path: tuple[str, ...]) -> tuple[str, str, list]:
         """(SQL, kind, params) of a property path of this table."""
         if path[:2] == ("$root", "Submissions"):
             path = path[2:]
