@@ -254,3 +254,37 @@ def test_csv_zip_holds_centrals_tables_keys_and_media(api):
     assert "media/a.jpg" not in bare.namelist()
     plain = api.get("/v1/projects/1/forms/visit/submissions.csv", headers=api.h).data.decode()
     assert plain == zf.read("visit.csv").decode()
+
+
+def test_refused_writes_store_nothing_and_change_nothing(api):
+    def held():
+        db = open_db(api.path)
+        try:
+            return (db.execute("SELECT count(*) FROM submissions").fetchone()[0],
+                    db.execute("SELECT count(*) FROM submission_attachments WHERE sha256 "
+                               "IS NOT NULL").fetchone()[0],
+                    db.execute("SELECT count(*) FROM reviews").fetchone()[0])
+        finally:
+            db.close()
+
+    before = held()
+    url = "/v1/projects/1/forms/visit/submissions"
+    rss_xml = visit_xml(f"uuid:{uuid.uuid4()}", "X", []).replace('id="visit"', 'id="rss"')
+    refusals = [
+        (api.post(url, data=b"<data id='visit'><village>", headers=api.sam), 400,
+         "submission_xml_invalid"),
+        (api.post(url, data=b"", headers=api.sam), 400, "submission_xml_invalid"),
+        (api.post(url, data=rss_xml.encode(), headers=api.sam), 400,
+         "submission_form_mismatch"),
+        (api.post(f"{url}/{api.visits[1]}/attachments/other.jpg", data=b"x", headers=api.sam),
+         404, "attachment_not_expected"),
+        (api.patch(f"{url}/{api.visits[1]}", json={"reviewState": "edited"}, headers=api.sam),
+         400, "review_state_invalid"),
+        (api.patch(f"{url}/uuid:none", json={"reviewState": "approved"}, headers=api.sam),
+         404, "submission_unknown"),
+        (api.patch(f"{url}/{api.visits[1]}", json={"reviewState": "approved"},
+                   headers=api.h), 403, "forbidden"),
+    ]
+    for response, status, code in refusals:
+        assert (response.status_code, response.json["error"]["code"]) == (status, code)
+    assert held() == before
