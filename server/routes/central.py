@@ -20,8 +20,8 @@ from server.central import shapes
 from server.central import submissions as central_subs
 from server.central.csvzip import csv_zip, root_csv
 from server.central.errors import CentralError, render_error
-from server.registry.publish import form_get, model_get, version_get
 from server.errors import FieldsyncError
+from server.registry.publish import form_get, model_get, version_get
 from server.store import central as central_q
 from server.store import forms as forms_q
 from server.store import open_db

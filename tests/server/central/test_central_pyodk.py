@@ -22,27 +22,13 @@ from server.registry.models import model_for
 from server.registry.publish import forms_publish
 from server.review.actions import review_set
 from server.store import audit
+from tests.helpers.central import visit_xml
 from tests.helpers.forwarding import rss_records, rss_version
 from tests.helpers.live import LiveServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "central"
 PASSWORD = "secret-pw-1"
 SEEDED = 12
-
-
-def visit_xml(instance_id: str, village: str, members: list[tuple[str, int, list[str]]],
-              photo: str | None = None) -> str:
-    """An instance of tests/fixtures/central/visit.md, written by hand."""
-    people = "".join(
-        f"<members><name>{name}</name><age>{age}</age><income>1.5</income>"
-        f"<health><sick>no</sick></health>"
-        + "".join(f"<jobs><job>{job}</job><plot.area>0.5</plot.area></jobs>" for job in jobs)
-        + "</members>" for name, age, jobs in members)
-    return (f'<data id="visit" version="1"><village>{village}</village>'
-            f"<gps>9.5 -13.7 12 5</gps><photo>{photo or ''}</photo>"
-            f"<visit_time>2026-01-05T10:00:00.000+01:00</visit_time><assets>land</assets>"
-            f"<hh><hh-size>{len(members)}</hh-size>{people}</hh>"
-            f"<meta><instanceID>{instance_id}</instanceID></meta></data>")
 
 
 def write_config(tmp: Path, base_url: str, user: str) -> Path:

@@ -25,7 +25,7 @@ from server.ops.serve import prepare_store
 from server.registry.publish import forms_publish
 from server.store import open_db
 from tests.helpers.forwarding import rss_records, rss_version
-from tests.server.central.test_central_pyodk import visit_xml
+from tests.helpers.central import visit_xml
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "central"
 PASSWORD = "secret-pw-2"
