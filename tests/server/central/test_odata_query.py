@@ -288,3 +288,25 @@ def test_refused_writes_store_nothing_and_change_nothing(api):
     for response, status, code in refusals:
         assert (response.status_code, response.json["error"]["code"]) == (status, code)
     assert held() == before
+
+
+def test_forms_versions_and_fields_come_in_centrals_shapes(api):
+    form = api.get("/v1/projects/1/forms/visit", headers={**api.h,
+                                                          "X-Extended-Metadata": "true"}).json
+    assert (form["xmlFormId"], form["version"], form["projectId"], form["state"]) == (
+        "visit", "1", 1, "open")
+    assert form["submissions"] == 2 and form["reviewStates"] == {
+        "received": 2, "hasIssues": 0, "edited": 0}
+    assert {"enketoId", "keyId", "publishedAt", "updatedAt", "name"} <= set(form)
+    assert [v["version"] for v in api.get("/v1/projects/1/forms/visit/versions",
+                                          headers=api.h).json] == ["1"]
+    raw = api.get("/v1/projects/1/forms/visit/fields", headers=api.h).json
+    sane = api.get("/v1/projects/1/forms/visit/fields?odata=true", headers=api.h).json
+    by_path = {f["path"]: f for f in raw}
+    assert by_path["/hh"]["type"] == "structure" and by_path["/hh/members"]["type"] == "repeat"
+    assert by_path["/hh/hh-size"]["type"] == "int" and by_path["/photo"]["binary"] is True
+    assert by_path["/assets"]["selectMultiple"] is True
+    assert "/hh/hh_size" in {f["path"] for f in sane} and "/hh/members/jobs/plot_area" in {
+        f["path"] for f in sane}
+    xml = api.get("/v1/projects/1/forms/visit.xml", headers=api.h)
+    assert xml.mimetype == "application/xml" and b'id="visit"' in xml.data
