@@ -86,6 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     from server.routes.sync import bp as sync_bp
     from server.routes.review import bp as review_bp  # issue 7
     from server.routes.entities import bp as entities_bp  # issue 23
+    from server.routes.central import bp as central_bp  # Central's REST API
+    from server.routes.odata import bp as odata_bp  # OData per form
 
     app.register_blueprint(forms_bp)
     app.register_blueprint(admin_bp)
@@ -96,6 +98,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(exports_bp)  # issue 8
     app.register_blueprint(review_bp)  # issue 7
     app.register_blueprint(entities_bp)  # issue 23
+    app.register_blueprint(central_bp)
+    app.register_blueprint(odata_bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "entities.read": frozenset({"admin", "supervisor", "analyst"}),
     "entities.manage": frozenset({"admin", "supervisor"}),
     "due.read": frozenset({"admin", "supervisor", "analyst", "enumerator"}),
+    "account.self": ALL,  # one's own account and sessions (Central's /v1/users/current)
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

@@ -33,7 +33,8 @@ from server.store.db import write_transaction
 from sync.protocol import canonical_json, content_hash
 
 DOORS = ("sync", "openrosa", "collect_import", "forward",
-         "review")  # issue 7: a supervisor's merge of two duplicates
+         "review",  # issue 7: a supervisor's merge of two duplicates
+         "central")  # POST /v1/.../submissions (Central's REST API)
 
 
 @dataclass
