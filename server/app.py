@@ -16,7 +16,9 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from server import logs
+from server.accounts.keys import load_or_create_key
 from server.errors import FieldsyncError, error_body, is_fieldsync_error
+from server.i18n.errors import localise
 from server.store import open_db
 
 DEFAULTS = {
@@ -26,6 +28,10 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MIGRATE": False,
     "LOG_LEVEL": "INFO",
+    "SILENT_AFTER_DAYS": 7,  # the console highlights a tablet silent for longer
+    "SESSION_COOKIE_NAME": "fieldsync_session",
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 7 * 24 * 3600,  # a console sign-in lasts a week at most
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
@@ -45,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     logs.configure(app.config["LOG_LEVEL"])
     logs.install_request_log(app)
+    app.secret_key = _secret_key(app.config)
     if app.config["MIGRATE"]:
         open_db(app.config["DATABASE"], migrate=True).close()
 
@@ -71,6 +78,17 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _secret_key(config) -> bytes:
+    """Signs console sessions and CSRF tokens: from KEY_FILE (default: the store's
+    path + ".key", created on first start), random for an in-memory store."""
+    if config.get("SECRET_KEY"):
+        return config["SECRET_KEY"]
+    database = str(config["DATABASE"])
+    if database == ":memory:" or database.startswith("file::memory:"):
+        return os.urandom(32)
+    return load_or_create_key(config.get("KEY_FILE") or database + ".key")
+
+
 def _register_blueprints(app: Flask) -> None:
     from server.routes.admin import bp as admin_bp
     from server.routes.forms import bp as forms_bp
@@ -89,6 +107,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(outbox_bp)  # issue 8
     app.register_blueprint(exports_bp)  # issue 8
     app.register_blueprint(review_bp)  # issue 7
+    from server.routes.office import bp as office_bp  # the web console's JSON twins
+    from server.console import init_app as init_console
+
+    app.register_blueprint(office_bp)
+    init_console(app)
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -116,6 +139,7 @@ def _renderer_for(app: Flask):
 
 
 def _json_error(status: int, code: str, message: str, details: dict):
+    message, details = localise(code, message, details)  # Accept-Language: fr
     return error_body(code, message, details), status
 
 

@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
+    # set up a tablet for an enumerator (the console's Collect QR code with an account)
+    "devices.configure": frozenset({"admin", "supervisor"}),
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

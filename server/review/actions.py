@@ -87,6 +87,15 @@ def review_duplicates(db: Database, *, form_id: str | None = None, status: str =
             "next": rows[-1]["id"] if rows else after}
 
 
+def review_match(db: Database, match_id: int) -> dict:
+    """One probable-duplicate match with both records and the answers that differ."""
+    match = dup_q.get_match(db, match_id)
+    if match is None:
+        raise FieldsyncError("match_unknown", f"No duplicate match {match_id}; list them "
+                             "with GET /api/v1/duplicates.", {"match_id": match_id})
+    return _match_view(db, match, differences=True)
+
+
 def review_rules(db: Database, form_id: str, changes: dict | None = None,
                  actor: str | None = None) -> dict:
     """The duplicate rules of a form (defaults where unset); ``changes`` updates them."""

@@ -1,0 +1,40 @@
+"""Words the console shows for stored values (roles, states, flags, scores), so
+that each goes through the message catalogue; the stored value itself never
+changes with the language."""
+
+from __future__ import annotations
+
+from server.i18n import N_, gettext
+
+LABELS: dict[str, dict[str, str]] = {
+    "role": {"admin": N_("admin"), "supervisor": N_("supervisor"),
+             "enumerator": N_("enumerator"), "analyst": N_("analyst"), "peer": N_("peer")},
+    "state": {"current": N_("current"), "superseded": N_("superseded"),
+              "conflict": N_("conflict"), "quarantined": N_("quarantined"),
+              "open": N_("open"), "closing": N_("closing"), "closed": N_("closed")},
+    "review": {"received": N_("received"), "has_issues": N_("has issues"),
+               "approved": N_("approved"), "rejected": N_("rejected"),
+               "duplicate": N_("duplicate")},
+    "flag": {"invalid": N_("invalid"), "conflict": N_("conflict"),
+             "probable_duplicate": N_("probable duplicate"), "duplicate": N_("duplicate"),
+             "edit_conflict": N_("edit conflict"), "duplicate_of": N_("duplicate of"),
+             "missing_attachments": N_("missing attachments")},
+    "score": {"economic": N_("Economic"), "social": N_("Social"),
+              "psychosocial": N_("Psychosocial"), "composite": N_("Composite")},
+    "queue": {"flagged": N_("Flagged"), "conflicts": N_("Conflicts"),
+              "duplicates": N_("Probable duplicates"), "quarantined": N_("Quarantined")},
+    "resolution": {"keep_both": N_("keep both"), "mark_duplicate": N_("mark duplicate"),
+                   "merge": N_("merge")},
+    "by": {"country,quarter": N_("Country and quarter"), "round": N_("Survey round"),
+           "months_since_return": N_("Months since return")},
+}
+
+
+def label(kind: str, value) -> str:
+    """The translated word for a stored value (the value itself when unknown)."""
+    text = LABELS.get(kind, {}).get(value)
+    return gettext(text) if text else ("" if value is None else str(value))
+
+
+def role_label(role: str) -> str:
+    return label("role", role)
