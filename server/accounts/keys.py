@@ -11,6 +11,7 @@ half-written file.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 KEY_BYTES = 32
@@ -23,8 +24,8 @@ def load_or_create_key(path: str | os.PathLike) -> bytes:
         return _read(path)
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(os.urandom(KEY_BYTES))
