@@ -13,7 +13,7 @@ from flask import Flask
 
 from server import i18n
 from server.console.blueprint import bp
-from server.console.labels import label, role_label
+from server.console.labels import label, reasons_label, role_label
 from server.console.session import CookieSessions
 
 
@@ -23,5 +23,6 @@ def init_app(app: Flask) -> None:
 
     app.session_interface = CookieSessions()
     i18n.init_app(app)
-    app.jinja_env.globals.update(label=label, role_label=role_label)
+    app.jinja_env.globals.update(label=label, role_label=role_label,
+                                 reasons_label=reasons_label)
     app.register_blueprint(bp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 WIDTH = 640
 LABEL_W = 150  # left margin for group labels
-RIGHT_W = 110  # right margin for n and the share at or above the threshold
+RIGHT_W = 120  # right margin for n and the share at or above the threshold
 ROW_H = 26
 TOP = 28
 PLOT_W = WIDTH - LABEL_W - RIGHT_W
@@ -38,5 +38,5 @@ def dot_whisker(groups: list[dict], score: str, threshold: float | None) -> dict
     ticks = [{"value": t / 4, "x": x_of(t / 4)} for t in range(5)]
     return {"score": score, "width": WIDTH, "height": height, "rows": rows, "ticks": ticks,
             "top": TOP, "bottom": height - 12, "label_w": LABEL_W,
-            "right_x": WIDTH - RIGHT_W + 8,
+            "right_x": WIDTH - RIGHT_W + 26,
             "threshold_x": x_of(threshold) if threshold is not None else None}

@@ -25,6 +25,9 @@ LABELS: dict[str, dict[str, str]] = {
               "duplicates": N_("Probable duplicates"), "quarantined": N_("Quarantined")},
     "resolution": {"keep_both": N_("keep both"), "mark_duplicate": N_("mark duplicate"),
                    "merge": N_("merge")},
+    "rule": {"same_key": N_("same case and round"), "case_id_typo": N_("case ID typo"),
+             "near_identical": N_("near-identical answers"),
+             "reinterview_too_close": N_("re-interviewed too soon")},
     "by": {"country,quarter": N_("Country and quarter"), "round": N_("Survey round"),
            "months_since_return": N_("Months since return")},
 }
@@ -38,3 +41,9 @@ def label(kind: str, value) -> str:
 
 def role_label(role: str) -> str:
     return label("role", role)
+
+
+def reasons_label(reasons: list) -> str:
+    """A match's reasons as words: ``case ID typo, near-identical answers``."""
+    return ", ".join(label("rule", r.get("rule")) if isinstance(r, dict) else label("rule", r)
+                     for r in reasons or [])

@@ -20,7 +20,18 @@ def login():
     if user is None:
         return render("login.html", next=target, username=name, failed=True), 401
     start_session(user, session.get("lang"))
-    return redirect(safe_next(target))
+    return redirect(safe_next(target) if target else landing(user["role"]))
+
+
+def landing(role: str) -> str:
+    """Where a sign-in without a page to go back to leads: the page each role opens
+    first (HQ analysts look at the score charts; enumerators and peers, whose
+    roles see no office page, at the forms)."""
+    if role == "analyst":
+        return url_for("console.scores")
+    if role in ("enumerator", "peer"):
+        return url_for("console.forms")
+    return url_for("console.overview")
 
 
 @bp.post("/logout")

@@ -129,3 +129,12 @@ def test_sessions_survive_a_restart_because_the_key_is_kept_beside_the_store(con
     other = again.test_client()
     other.set_cookie("fieldsync_session", cookie.value)
     assert other.get("/scores").status_code == 200
+
+
+def test_each_role_lands_on_the_page_it_opens_first(console):
+    for role, page in (("analyst", "/scores"), ("supervisor", "/"), ("enumerator", "/forms")):
+        client = console.client()
+        token = csrf_of(client.get("/login").data)
+        r = client.post("/login", data={"username": f"{role}1", "password": PASSWORD,
+                                        "csrf_token": token})
+        assert r.headers["Location"] == page
