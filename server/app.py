@@ -32,6 +32,7 @@ DEFAULTS = {
     "SESSION_COOKIE_NAME": "fieldsync_session",
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 7 * 24 * 3600,  # a console sign-in lasts a week at most
+    "SESSION_REFRESH_EACH_REQUEST": False,  # re-sent when "last used" moves (each minute)
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from functools import lru_cache
 
 import segno
 
@@ -43,6 +44,8 @@ def decode(text: str) -> dict:
     return json.loads(zlib.decompress(base64.b64decode(text)).decode("utf-8"))
 
 
+@lru_cache(maxsize=256)
 def svg_data_uri(text: str) -> str:
-    """The QR code of ``text`` as an SVG ``data:`` URI for an ``<img>``."""
+    """The QR code of ``text`` as an SVG ``data:`` URI for an ``<img>`` (kept: the
+    code without an account is the same on every load of a form's page)."""
     return segno.make(text, error=QR_ERROR, micro=False).svg_data_uri(scale=5, border=4)

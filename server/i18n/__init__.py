@@ -21,12 +21,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_request_context, request, session
+from markupsafe import Markup
 
 LANGUAGES = ("en", "fr")
 DEFAULT = "en"
 CATALOGUE = Path(__file__).parent / "translations"
 _loaded: dict[str, NullTranslations] = {}
 _lock = threading.Lock()
+_ENGLISH = NullTranslations()  # the messages are written in English
 
 
 def N_(message: str) -> str:
@@ -37,7 +39,7 @@ def N_(message: str) -> str:
 def translations(lang: str) -> NullTranslations:
     """The compiled catalogue of ``lang`` (English: the messages as written)."""
     if lang == DEFAULT or lang not in LANGUAGES:
-        return NullTranslations()
+        return _ENGLISH
     found = _loaded.get(lang)
     if found is None:
         with _lock:
@@ -101,8 +103,31 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
 _ = gettext
 
 
+def template_callables(lang: str | None = None) -> dict:
+    """``gettext`` and ``ngettext`` for one render, bound to the request's
+    catalogue once (templates call them dozens of times). As Jinja's "newstyle"
+    gettext: the translation is trusted markup, variables are escaped, and
+    ``%`` formatting always applies (write a literal percent sign as ``%%``)."""
+    catalogue = translations(lang or current_language())
+    find, find_plural = catalogue.ugettext, catalogue.ungettext
+
+    def gettext_(message: str, **variables) -> Markup:
+        return Markup(find(message)) % variables
+
+    def ngettext_(singular: str, plural: str, num: int, **variables) -> Markup:
+        variables.setdefault("num", num)
+        return Markup(find_plural(singular, plural, num)) % variables
+
+    return {"gettext": gettext_, "ngettext": ngettext_}
+
+
 def init_app(app: Flask) -> None:
-    """Give Jinja ``_``, ``gettext`` and ``ngettext`` in the request's language."""
+    """Give Jinja ``_``, ``gettext`` and ``ngettext`` in the request's language
+    (each render binds them once: see ``template_callables``)."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     app.jinja_env.globals["current_language"] = current_language
+
+    @app.context_processor
+    def _gettext_for_this_render() -> dict:
+        return template_callables()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
@@ -42,7 +42,6 @@ class TableQuery:
     columns: list[str] | None = None
     before: int | None = None
     limit: int = 50
-    problems: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TableQuery:
@@ -97,7 +96,7 @@ def submission_table(db: Database, form_id: str, query: TableQuery) -> dict:
     for row in rows:
         row["flags"] = json.loads(row["flags"] or "[]")
     return {"form_id": form_id, "columns": columns, "available_columns": available,
-            "rows": rows, "next": rows[-1]["id"] if more else None}
+            "rows": rows, "next": rows[-1]["seq"] if more else None}
 
 
 def _day(value: str | None, name: str) -> str | None:

@@ -75,3 +75,21 @@ def queue_counts(db: Database, form_id: str) -> dict[str, int]:
         "duplicates": count("SELECT count(*) FROM duplicate_matches WHERE form_id = ? "
                             "AND resolution IS NULL"),
     }
+
+
+def rebuild(db: Database) -> None:
+    """Recount both tables from the submissions held (for a store whose rows were
+    written around ingest, e.g. by a bulk load)."""
+    with db.atomic():
+        db.conn.execute("DELETE FROM device_activity")
+        db.conn.execute("DELETE FROM form_day_counts")
+        db.conn.execute(
+            "INSERT INTO device_activity (device_id, enumerator, first_push_at, last_push_at, "
+            "pushes, records) SELECT coalesce(device_id, ''), coalesce(submitted_by, ''), "
+            "min(received_at), max(received_at), count(DISTINCT received_at), count(*) "
+            "FROM submissions WHERE json_extract(origin, '$.door') IS NOT 'review' "
+            "GROUP BY coalesce(device_id, ''), coalesce(submitted_by, '')")
+        db.conn.execute(
+            "INSERT INTO form_day_counts (form_id, day, received) "
+            "SELECT form_id, substr(received_at, 1, 10), count(*) FROM submissions "
+            "GROUP BY form_id, substr(received_at, 1, 10)")

@@ -1,7 +1,8 @@
 """The submissions table of one form: filtered, keyset-paged, columns chosen.
 
-Rows come newest first (by submission id), ``before`` an id: a page costs the
-rows it shows however deep it is, never an OFFSET. Answer columns are read
+Rows come most recently changed first (by change sequence, through the
+``(form_id, seq)`` index), ``before`` a seq: a page costs the rows it reads,
+however deep it is, never an OFFSET nor a sort of the whole form. Answer columns are read
 from the form's flat answers table; no record's ``data`` is decoded.
 """
 
@@ -15,7 +16,7 @@ from server.store.exports import has_table, table_columns
 
 # (name, SQL over submissions ``s``) shown before the chosen answer columns.
 BASE = (
-    ("id", "s.id"),
+    ("seq", "s.seq"),
     ("instance_id", "s.instance_id"),
     ("form_version", "s.form_version"),
     ("received_at", "s.received_at"),
@@ -69,9 +70,9 @@ def page(db: Database, form_id: str, *, columns: list[str], state: str | None,
     sql, params = row_filters(sql, params, "s", device, enumerator, received_from,
                               received_to)
     if before is not None:
-        sql += " AND s.id < ?"
+        sql += " AND s.seq < ?"
         params.append(before)
-    sql += " ORDER BY s.id DESC LIMIT ?"
+    sql += " ORDER BY s.seq DESC LIMIT ?"
     params.append(limit)
     names = [n for n, _ in BASE] + list(columns)
     return [dict(zip(names, r)) for r in db.conn.execute(sql, params)]

@@ -63,7 +63,8 @@ def export(form_id):
 def record(instance_id):
     got = submission_get(g.db, instance_id)
     model = model_for(g.db, got["form_id"], got["form_version"])
-    shown = review.review_show(g.db, instance_id) if may("submissions.review") else None
+    shown = review.review_show(g.db, instance_id, differences=False) \
+        if may("submissions.review") else None
     scores = got["scores"] or {}
     return render(
         "submissions/record.html", rec=got,

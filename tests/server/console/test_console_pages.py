@@ -95,7 +95,7 @@ def test_the_table_pages_by_keyset_without_gaps_or_repeats(console):
         url = f"/api/v1/forms/rss/records?limit=5&before={body['next']}" if body["next"] \
             else None
     current = [r[0] for r in console.db.execute(
-        "SELECT instance_id FROM submissions WHERE state = 'current' ORDER BY id DESC")]
+        "SELECT instance_id FROM submissions WHERE state = 'current' ORDER BY seq DESC")]
     assert seen == current
     page = client.get("/forms/rss/submissions?limit=5").data.decode()
     assert page.count('href="/submissions/uuid:') == 5 and 'rel="next"' in page
