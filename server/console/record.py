@@ -37,7 +37,7 @@ def sections(model: FormModel | None, data: dict, findings: list[dict],
     language = form_language(model, lang)
     out: dict[str, dict] = {"": {"path": "", "label": None, "answers": [], "repeats": []}}
     for f in model.fields.values():
-        if f.kind == "meta" or f.calculate or f.path.startswith("meta/"):
+        if f.kind in ("meta", "calculate") or f.calculate or f.path.startswith("meta/"):
             continue
         if f.repeat and f.path != f.repeat:
             continue  # inside a repeat: shown in the repeat's table
@@ -48,6 +48,8 @@ def sections(model: FormModel | None, data: dict, findings: list[dict],
             out.setdefault(f.path, _section(model, f.path, language))
         else:
             value = _value(data, f.path)
+            if (value is None or value == "") and f.path not in by_path:
+                continue  # notes, unanswered and not-relevant questions
             section = out.setdefault(f.parent or "", _section(model, f.parent, language))
             section["answers"].append({
                 "path": f.path, "label": text_in(f.labels, language) or f.name,
