@@ -5,7 +5,9 @@
 With N records stored (the store is built once into bench/.data/console-N.db,
 uncommitted, and reused; --fresh rebuilds it), `fieldsync serve` runs on it
 (127.0.0.1, one worker) and each console page is loaded --loads times beside
-its JSON twin, alternating the two, each over one keep-alive HTTP connection:
+the JSON API calls that return the data it shows (one call for most pages;
+the calls in turn, summed, where a page shows what several calls return),
+alternating page and API, each over one keep-alive HTTP connection:
 the time a browser (signed in with the console's cookie) and a script (with a
 bearer token) wait for the whole answer. Printed per page: median and p95
 milliseconds of the page and of the API call, and the ratio of the medians.
@@ -65,27 +67,32 @@ def build(path: Path, n: int) -> None:
         db.close()
 
 
-def pairs(db) -> list[tuple[str, str, str]]:
-    """(page, console URL, JSON API URL returning the same data)."""
+def pairs(db) -> list[tuple[str, str, list[str]]]:
+    """(page, console URL, the JSON API calls returning the data the page shows)."""
     iid = db.execute("SELECT instance_id FROM submissions ORDER BY id DESC LIMIT 1"
                      ).fetchone()[0]
     match = db.execute("SELECT max(id) FROM duplicate_matches").fetchone()[0] or 1
+    version = db.execute("SELECT current_version FROM forms WHERE form_id = 'rss'"
+                         ).fetchone()[0]
+    trends = "form_id=rss&by=country,quarter&threshold=0.5"
     return [
-        ("overview", "/", "/api/v1/overview"),
-        ("devices", "/devices", "/api/v1/devices"),
-        ("forms", "/forms", "/api/v1/forms"),
-        ("form", "/forms/rss", "/api/v1/forms/rss"),
-        ("submissions", "/forms/rss/submissions", "/api/v1/forms/rss/records"),
+        ("overview", "/", ["/api/v1/overview", "/api/v1/devices"]),
+        ("devices", "/devices", ["/api/v1/devices"]),
+        ("forms", "/forms", ["/api/v1/forms"]),
+        ("form", "/forms/rss", ["/api/v1/forms/rss",
+                                f"/api/v1/forms/rss/versions/{version}/media",
+                                "/api/v1/scoring/specs?form_id=rss", "/api/v1/users"]),
+        ("submissions", "/forms/rss/submissions", ["/api/v1/forms/rss/records"]),
         ("submissions, flagged", "/forms/rss/submissions?flagged=yes&state=all",
-         "/api/v1/forms/rss/records?flagged=yes&state=all"),
-        ("record", f"/submissions/{iid}", f"/api/v1/submissions/{iid}"),
-        ("review", "/review?kind=flagged", "/api/v1/review/queue?kind=flagged"),
-        ("duplicates", "/duplicates", "/api/v1/duplicates"),
-        ("duplicate", f"/duplicates/{match}", f"/api/v1/duplicates/{match}"),
-        ("scores", "/scores?form_id=rss&by=country,quarter&threshold=0.5",
-         "/api/v1/scores/trends?form_id=rss&by=country,quarter&threshold=0.5"),
-        ("users", "/users", "/api/v1/users"),
-        ("outbox", "/outbox", "/api/v1/outbox"),
+         ["/api/v1/forms/rss/records?flagged=yes&state=all"]),
+        ("record", f"/submissions/{iid}", [f"/api/v1/submissions/{iid}",
+                                           f"/api/v1/review/submissions/{iid}"]),
+        ("review", "/review?kind=flagged", ["/api/v1/review/queue?kind=flagged"]),
+        ("duplicates", "/duplicates", ["/api/v1/duplicates"]),
+        ("duplicate", f"/duplicates/{match}", [f"/api/v1/duplicates/{match}"]),
+        ("scores", f"/scores?{trends}", [f"/api/v1/scores/trends?{trends}"]),
+        ("users", "/users", ["/api/v1/users", "/api/v1/audit"]),
+        ("outbox", "/outbox", ["/api/v1/outbox"]),
     ]
 
 
@@ -149,13 +156,14 @@ def measure(live, token: str, rows: int, todo, loads: int) -> int:
     print(f"{'page':<22} {'page ms':>16} {'API ms':>16} {'ratio':>6}")
     print(f"{'':<22} {'median':>7} {'p95':>8} {'median':>7} {'p95':>8}")
     worst = 0.0
-    for name, page_url, api_url in todo:
+    for name, page_url, api_urls in todo:
         timed(page, base + page_url)
-        timed(api, base + api_url)
+        for url in api_urls:
+            timed(api, base + url)
         page_ms, api_ms = [], []
         for _ in range(loads):
             page_ms.append(timed(page, base + page_url))
-            api_ms.append(timed(api, base + api_url))
+            api_ms.append(sum(timed(api, base + url) for url in api_urls))
         ratio = statistics.median(page_ms) / statistics.median(api_ms)
         worst = max(worst, ratio)
         print(f"{name:<22} {statistics.median(page_ms):7.1f} {p95(page_ms):8.1f} "

@@ -95,8 +95,11 @@ def submission_table(db: Database, form_id: str, query: TableQuery) -> dict:
     rows = rows[:query.limit]
     for row in rows:
         row["flags"] = json.loads(row["flags"] or "[]")
+    nxt = rows[-1]["key"] if more else None
+    for row in rows:
+        del row["key"]
     return {"form_id": form_id, "columns": columns, "available_columns": available,
-            "rows": rows, "next": rows[-1]["seq"] if more else None}
+            "rows": rows, "next": nxt}
 
 
 def _day(value: str | None, name: str) -> str | None:

@@ -2,7 +2,9 @@
 
 Rows come most recently changed first (by change sequence, through the
 ``(form_id, seq)`` index), ``before`` a seq: a page costs the rows it reads,
-however deep it is, never an OFFSET nor a sort of the whole form. Answer columns are read
+however deep it is, never an OFFSET nor a sort of the whole form. Flagged
+records (``flagged=True``), usually a small share, are read through their own
+partial index instead, newest first by submission id, and ``before`` is an id. Answer columns are read
 from the form's flat answers table; no record's ``data`` is decoded.
 """
 
@@ -16,6 +18,7 @@ from server.store.exports import has_table, table_columns
 
 # (name, SQL over submissions ``s``) shown before the chosen answer columns.
 BASE = (
+    ("key", "s.seq"),  # the paging key: seq, or id for flagged records
     ("seq", "s.seq"),
     ("instance_id", "s.instance_id"),
     ("form_version", "s.form_version"),
@@ -69,10 +72,12 @@ def page(db: Database, form_id: str, *, columns: list[str], state: str | None,
         params.append(value)
     sql, params = row_filters(sql, params, "s", device, enumerator, received_from,
                               received_to)
+    key = "s.id" if flagged else "s.seq"
     if before is not None:
-        sql += " AND s.seq < ?"
+        sql += f" AND {key} < ?"
         params.append(before)
-    sql += " ORDER BY s.seq DESC LIMIT ?"
+    sql += f" ORDER BY {key} DESC LIMIT ?"
     params.append(limit)
+    sql = sql.replace("SELECT s.seq,", f"SELECT {key},", 1)
     names = [n for n, _ in BASE] + list(columns)
     return [dict(zip(names, r)) for r in db.conn.execute(sql, params)]
