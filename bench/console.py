@@ -83,7 +83,7 @@ def pairs(db) -> list[tuple[str, str, list[str]]]:
                                 f"/api/v1/forms/rss/versions/{version}/media",
                                 "/api/v1/scoring/specs?form_id=rss", "/api/v1/users"]),
         ("submissions", "/forms/rss/submissions", ["/api/v1/forms/rss/records"]),
-        ("submissions, flagged", "/forms/rss/submissions?flagged=yes&state=all",
+        ("flagged", "/forms/rss/submissions?flagged=yes&state=all",
          ["/api/v1/forms/rss/records?flagged=yes&state=all"]),
         ("record", f"/submissions/{iid}", [f"/api/v1/submissions/{iid}",
                                            f"/api/v1/review/submissions/{iid}"]),
@@ -115,6 +115,8 @@ def main() -> int:
     parser.add_argument("--loads", type=int, default=50)
     parser.add_argument("--dir", default=str(ROOT / "bench" / ".data"))
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--only", default="", help="measure only these pages "
+                        "(comma-separated names as printed, e.g. review,users)")
     args = parser.parse_args()
 
     from server.accounts.users import token_create
@@ -132,6 +134,9 @@ def main() -> int:
     token = token_create(db, "bench-admin")
     rows = db.execute("SELECT count(*) FROM submissions").fetchone()[0]
     todo = pairs(db)
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",")}
+        todo = [p for p in todo if p[0] in wanted]
     db.close()
 
     live = LiveServer(path, workers=1, threads=2).start(timeout=120)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from flask import Flask
 
 from server import i18n
+from server.i18n import current_language, translations
 from server.console.blueprint import bp
-from server.console.labels import label, reasons_label, role_label
+from server.console.labels import bound_labels, label, reasons_label, role_label
 from server.console.session import CookieSessions
 
 
@@ -25,4 +26,8 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.jinja_env.globals.update(label=label, role_label=role_label,
                                  reasons_label=reasons_label)
+
+    @app.context_processor
+    def _labels_for_this_render() -> dict:
+        return bound_labels(translations(current_language()).ugettext)
     app.register_blueprint(bp)

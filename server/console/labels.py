@@ -33,17 +33,28 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def label(kind: str, value) -> str:
-    """The translated word for a stored value (the value itself when unknown)."""
+def label(kind: str, value, find=None) -> str:
+    """The translated word for a stored value (the value itself when unknown);
+    ``find`` is a catalogue's lookup (default: the request's language)."""
     text = LABELS.get(kind, {}).get(value)
-    return gettext(text) if text else ("" if value is None else str(value))
+    if not text:
+        return "" if value is None else str(value)
+    return find(text) if find else gettext(text)
 
 
 def role_label(role: str) -> str:
     return label("role", role)
 
 
-def reasons_label(reasons: list) -> str:
+def reasons_label(reasons: list, find=None) -> str:
     """A match's reasons as words: ``case ID typo, near-identical answers``."""
-    return ", ".join(label("rule", r.get("rule")) if isinstance(r, dict) else label("rule", r)
+    return ", ".join(label("rule", r.get("rule") if isinstance(r, dict) else r, find)
                      for r in reasons or [])
+
+
+def bound_labels(find) -> dict:
+    """``label``, ``role_label`` and ``reasons_label`` for one render, bound to the
+    request's catalogue once (a table page calls them hundreds of times)."""
+    return {"label": lambda kind, value: label(kind, value, find),
+            "role_label": lambda role: label("role", role, find),
+            "reasons_label": lambda reasons: reasons_label(reasons, find)}

@@ -38,6 +38,7 @@ def submissions(form_id):
                             **_export_args(filters)) for fmt in ("csv", "jsonl", "xlsx")}
     return render("submissions/table.html", form=form_get(g.db, form_id), table=table,
                   filters=filters, exports=exports,
+                  record_base=url_for("console.record", instance_id="-")[:-1],
                   next_url=url_for("console.submissions", form_id=form_id, **filters,
                                    before=table["next"]) if table["next"] else None)
 
