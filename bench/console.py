@@ -71,7 +71,10 @@ def pairs(db) -> list[tuple[str, str, list[str]]]:
     """(page, console URL, the JSON API calls returning the data the page shows)."""
     iid = db.execute("SELECT instance_id FROM submissions ORDER BY id DESC LIMIT 1"
                      ).fetchone()[0]
-    match = db.execute("SELECT max(id) FROM duplicate_matches").fetchone()[0] or 1
+    match, one, other = db.execute(
+        "SELECT m.id, a.instance_id, b.instance_id FROM duplicate_matches m "
+        "JOIN submissions a ON a.id = m.submission_id "
+        "JOIN submissions b ON b.id = m.other_id ORDER BY m.id DESC LIMIT 1").fetchone()
     version = db.execute("SELECT current_version FROM forms WHERE form_id = 'rss'"
                          ).fetchone()[0]
     trends = "form_id=rss&by=country,quarter&threshold=0.5"
@@ -89,7 +92,9 @@ def pairs(db) -> list[tuple[str, str, list[str]]]:
                                            f"/api/v1/review/submissions/{iid}"]),
         ("review", "/review?kind=flagged", ["/api/v1/review/queue?kind=flagged"]),
         ("duplicates", "/duplicates", ["/api/v1/duplicates"]),
-        ("duplicate", f"/duplicates/{match}", [f"/api/v1/duplicates/{match}"]),
+        ("duplicate", f"/duplicates/{match}", [f"/api/v1/duplicates/{match}",
+                                                f"/api/v1/submissions/{one}",
+                                                f"/api/v1/submissions/{other}"]),
         ("scores", f"/scores?{trends}", [f"/api/v1/scores/trends?{trends}"]),
         ("users", "/users", ["/api/v1/users", "/api/v1/audit"]),
         ("outbox", "/outbox", ["/api/v1/outbox"]),
