@@ -87,7 +87,8 @@ def safe_next(target: str | None) -> str:
     if not target:
         return url_for("console.overview")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or any(ord(c) < 32 for c in target)):  # "/\\host" is "//host"
         return url_for("console.overview")
     return target
 

@@ -96,7 +96,8 @@ def attachment(instance_id, name):
                              f"{instance_id}.")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     inline = kind.startswith("image/") and kind != "image/svg+xml"
+    shown = "".join(c for c in name if c.isprintable() and c not in '"\\') or "attachment"
     return Response(data, mimetype=kind if inline else "application/octet-stream", headers={
-        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename=\"{name}\""})
+        "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename=\"{shown}\""})
 
 
