@@ -64,26 +64,33 @@ def t975(df: int) -> float:
     return _Z975
 
 
-def describe(values: list[float]) -> dict:
-    """``{"n", "mean", "median", "ci95": [low, high] | None}`` of a list of numbers."""
+def describe(values: list[float], threshold: float | None = None) -> dict:
+    """``{"n", "mean", "median", "ci95": [low, high] | None}`` of a list of numbers;
+    with a ``threshold``, also ``at_or_above``: the share of values >= it."""
     n = len(values)
     if n == 0:
-        return {"n": 0, "mean": None, "median": None, "ci95": None}
+        return {"n": 0, "mean": None, "median": None, "ci95": None,
+                **({"at_or_above": None} if threshold is not None else {})}
     mean = statistics.fmean(values)
     ci = None
     if n >= 2:
         half = t975(n - 1) * statistics.stdev(values, mean) / math.sqrt(n)
         ci = [round(mean - half, 6), round(mean + half, 6)]
-    return {"n": n, "mean": round(mean, 6), "median": round(statistics.median(values), 6),
-            "ci95": ci}
+    out = {"n": n, "mean": round(mean, 6), "median": round(statistics.median(values), 6),
+           "ci95": ci}
+    if threshold is not None:
+        out["at_or_above"] = round(sum(v >= threshold for v in values) / n, 6)
+    return out
 
 
 def summarise(
     rows: Iterable[dict],
     by: Iterable[str] = ("country_of_return",),
     scores: Iterable[str] = SCORES,
+    threshold: float | None = None,
 ) -> list[dict]:
-    """Group rows and describe each score.
+    """Group rows and describe each score (with ``threshold``: the share of each
+    score at or above it, see ``describe``).
 
     Returns ``[{"group": {grouping: value}, "n": rows in group, "scores": {score:
     {"n", "mean", "median", "ci95"}}}]`` sorted by group; a row whose grouping value
@@ -113,7 +120,7 @@ def summarise(
         out.append({
             "group": dict(zip(keys, group)),
             "n": entry["n"],
-            "scores": {s: describe(entry["values"][s]) for s in scores},
+            "scores": {s: describe(entry["values"][s], threshold) for s in scores},
         })
     return out
 

@@ -16,8 +16,10 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from server import logs
+from server.accounts.keys import load_or_create_key
 from server.errors import FieldsyncError, error_body, is_fieldsync_error
 from server.ingest.timezone import server_timezone
+from server.i18n.errors import localise
 from server.store import open_db
 
 DEFAULTS = {
@@ -27,6 +29,11 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MIGRATE": False,
     "LOG_LEVEL": "INFO",
+    "SILENT_AFTER_DAYS": 7,  # the console highlights a tablet silent for longer
+    "SESSION_COOKIE_NAME": "fieldsync_session",
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 7 * 24 * 3600,  # a console sign-in lasts a week at most
+    "SESSION_REFRESH_EACH_REQUEST": False,  # re-sent when "last used" moves (each minute)
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
@@ -47,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     server_timezone()  # a FIELDSYNC_TIMEZONE that names no zone stops the start, clearly
     logs.configure(app.config["LOG_LEVEL"])
     logs.install_request_log(app)
+    app.secret_key = _secret_key(app.config)
     if app.config["MIGRATE"]:
         open_db(app.config["DATABASE"], migrate=True).close()
 
@@ -76,6 +84,17 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _secret_key(config) -> bytes:
+    """Signs console sessions and CSRF tokens: from KEY_FILE (default: the store's
+    path + ".key", created on first start), random for an in-memory store."""
+    if config.get("SECRET_KEY"):
+        return config["SECRET_KEY"]
+    database = str(config["DATABASE"])
+    if database == ":memory:" or database.startswith("file::memory:"):
+        return os.urandom(32)
+    return load_or_create_key(config.get("KEY_FILE") or database + ".key")
+
+
 def _register_blueprints(app: Flask) -> None:
     from server.routes.admin import bp as admin_bp
     from server.routes.forms import bp as forms_bp
@@ -100,6 +119,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(entities_bp)  # issue 23
     app.register_blueprint(central_bp)
     app.register_blueprint(odata_bp)
+    from server.routes.office import bp as office_bp  # the web console's JSON twins
+    from server.console import init_app as init_console
+
+    app.register_blueprint(office_bp)
+    init_console(app)
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -127,6 +151,7 @@ def _renderer_for(app: Flask):
 
 
 def _json_error(status: int, code: str, message: str, details: dict):
+    message, details = localise(code, message, details)  # Accept-Language: fr
     return error_body(code, message, details), status
 
 

@@ -43,6 +43,7 @@ CODES: dict[str, int] = {
     "scoring_spec_conflict": 409,
     "match_unknown": 404,
     "match_resolved": 409,
+    "csrf_failed": 400,  # a console form without its CSRF token (reload and resend)
 }
 
 

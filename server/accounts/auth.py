@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "entities.manage": frozenset({"admin", "supervisor"}),
     "due.read": frozenset({"admin", "supervisor", "analyst", "enumerator"}),
     "account.self": ALL,  # one's own account and sessions (Central's /v1/users/current)
+    # set up a tablet for an enumerator (the console's Collect QR code with an account)
+    "devices.configure": frozenset({"admin", "supervisor"}),
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

@@ -28,6 +28,7 @@ from server.ingest.assess import Assessment, assess
 from server.registry.models import model_for, spec_for
 from server.store import forms as forms_q
 from server.store import submissions as subs_q
+from server.store import activity
 from server.store.clock import utcnow
 from server.store.db import write_transaction
 from sync.protocol import canonical_json, content_hash
@@ -82,6 +83,11 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
             for r in results:
                 counts[r["status"]] = counts.get(r["status"], 0) + 1
             subs_q.record_batch(db, device_id, batch_id, user, counts)
+        if door != "review":  # a supervisor's merge is no push from a device
+            activity.note_batch(db, device_id=device_id, enumerator=user, door=door,
+                                received_at=ctx.received_at,
+                                results=[(item.rec.get("form_id"), r)
+                                         for item, r in zip(prepared, results)])
     lookups.committed()  # issue 7: the typo rule's map takes the batch's keys
     return results
 

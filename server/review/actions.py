@@ -62,12 +62,13 @@ def review_queue(db: Database, kind: str, *, form_id: str | None = None,
     return {"kind": kind, "items": items, "next": ids[-1] if ids else after}
 
 
-def review_show(db: Database, instance_id: str) -> dict:
-    """One record with its review history and its probable duplicates (and why)."""
+def review_show(db: Database, instance_id: str, *, differences: bool = True) -> dict:
+    """One record with its review history and its probable duplicates (and why;
+    with ``differences``, the answers that differ from each)."""
     row = _main_row(db, instance_id)
     out = change_record(row)
     out["reviews"] = [_review_view(db, r) for r in reviews_q.reviews_of(db, row["id"])]
-    out["duplicates"] = [_match_view(db, m, differences=True)
+    out["duplicates"] = [_match_view(db, m, differences=differences)
                          for m in dup_q.matches_of(db, row["id"])]
     return out
 
@@ -85,6 +86,15 @@ def review_duplicates(db: Database, *, form_id: str | None = None, status: str =
                               limit=max(1, min(limit, MAX_LIMIT)))
     return {"duplicates": [_match_view(db, m, differences=True) for m in rows],
             "next": rows[-1]["id"] if rows else after}
+
+
+def review_match(db: Database, match_id: int) -> dict:
+    """One probable-duplicate match with both records and the answers that differ."""
+    match = dup_q.get_match(db, match_id)
+    if match is None:
+        raise FieldsyncError("match_unknown", f"No duplicate match {match_id}; list them "
+                             "with GET /api/v1/duplicates.", {"match_id": match_id})
+    return _match_view(db, match, differences=True)
 
 
 def review_rules(db: Database, form_id: str, changes: dict | None = None,

@@ -22,10 +22,16 @@ MIMETYPES = {
 @bp.get("/forms/<name:form_id>/submissions")
 @requires("submissions.read")
 def export(form_id):
-    fmt = request.args.get("format", "csv")
+    return export_response(form_id, request.args)
+
+
+def export_response(form_id: str, args) -> Response:
+    """The streamed export of ``form_id`` for these query parameters (also the
+    console's export buttons)."""
+    fmt = args.get("format", "csv")
     if fmt not in FORMATS:
         raise FieldsyncError("bad_request", f"format must be one of {', '.join(FORMATS)}.")
-    options = options_from(request.args)
+    options = options_from(args)
     # The export outlives the request's own connection: it gets its own.
     db = open_db(current_app.config["DATABASE"])
     try:

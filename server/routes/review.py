@@ -60,6 +60,12 @@ def duplicates():
         limit=int_arg("limit", 100), **_filters())
 
 
+@bp.get("/duplicates/<int:match_id>")
+@requires("submissions.review")
+def duplicate(match_id):
+    return review.review_match(g.db, match_id)
+
+
 @bp.post("/duplicates/<int:match_id>/resolve")
 @requires("submissions.review")
 def resolve(match_id):

@@ -64,7 +64,8 @@ def trends():
     if not form_id:
         raise FieldsyncError("bad_request", "Name the form: ?form_id=rss&by=country,quarter.")
     return compute_trends(g.db, form_id, request.args.get("by", "country"),
-                          request.args.get("scoring_version"))
+                          request.args.get("scoring_version"), threshold_arg(),
+                          request.args.get("country") or None)
 
 
 @bp.get("/scores/trajectories")
@@ -94,3 +95,18 @@ def changes():
     return scores_trends.changes(g.db, args["form_id"], args.get("from", ""),
                                  args.get("to", ""), args.get("by", ""), tolerance,
                                  args.get("scoring_version"))
+
+
+def threshold_arg() -> float | None:
+    """``?threshold=0.6``: also give the share of each score at or above it."""
+    raw = request.args.get("threshold")
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise FieldsyncError("bad_request", "'threshold' is a score between 0 and 1, "
+                             "e.g. threshold=0.6.")
+    return value

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
 from server.ingest.pipeline import change_record, ingest
+from server.review.record import submission_get
 from server.routes.params import int_arg
 from server.store import submissions as subs_q
 from sync.protocol import load_batch
@@ -77,19 +78,7 @@ def changes():
 @bp.get("/submissions/<path:instance_id>")
 @requires("submissions.read")
 def get_submission(instance_id):
-    rows = subs_q.by_instance(g.db, instance_id)
-    if not rows:
-        raise FieldsyncError("submission_unknown", f"No submission '{instance_id}' is held "
-                             "here.", {"instance_id": instance_id})
-    main = next((r for r in rows if r["state"] in ("current", "quarantined")), rows[-1])
-    out = change_record(main, subs_q.attachments(g.db, main["id"]))
-    out["versions"] = [
-        {"instance_id": r["instance_id"], "state": r["state"], "seq": r["seq"],
-         "received_at": r["received_at"]}
-        for r in subs_q.history(g.db, main["logical_id"])
-    ]
-    out["conflicts"] = [change_record(r) for r in rows if r["id"] != main["id"]]
-    return out
+    return submission_get(g.db, instance_id)
 
 
 @bp.get("/quarantine")

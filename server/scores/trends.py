@@ -34,12 +34,15 @@ BY_CHOICES = ("country", "quarter", "round", "months_since_return", "year")
 
 
 def trends(db: Database, form_id: str, by: str | list[str] = "country",
-           scoring_version: str | None = None) -> dict:
+           scoring_version: str | None = None, threshold: float | None = None,
+           country: str | None = None) -> dict:
     """Group a form's current records and describe each score of one spec version
     (default: the spec the form's current version is scored with).
 
     Returns ``{"form_id", "scoring_version", "by", "n", "groups": [{"group", "n",
-    "scores": {score: {"n", "mean", "median", "ci95"}}}]}``.
+    "scores": {score: {"n", "mean", "median", "ci95"}}}]}``; with ``threshold``
+    each score also gives ``at_or_above``, the share of its values >= threshold;
+    ``country`` keeps only the records of that country of return.
     """
     keys = _groupings(by)
     form = forms_q.get_form(db, form_id)
@@ -54,8 +57,11 @@ def trends(db: Database, form_id: str, by: str | list[str] = "country",
         for row in scores_q.trend_rows(db, form_id, spec.version, names,
                                        EXCLUDED_FLAGS, EXCLUDED_REVIEWS)
     )
-    groups = scoring.summarise(rows, by=keys, scores=names)
+    if country:
+        rows = (r for r in rows if r["country_of_return"] == country)
+    groups = scoring.summarise(rows, by=keys, scores=names, threshold=threshold)
     return {"form_id": form_id, "scoring_version": spec.version, "by": keys,
+            **({"threshold": threshold} if threshold is not None else {}),
             "n": sum(g["n"] for g in groups), "groups": groups}
 
 

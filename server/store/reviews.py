@@ -48,7 +48,10 @@ def queue_ids(db: Database, kind: str, *, form_id: str | None = None,
               enumerator: str | None = None, since: str | None = None,
               until: str | None = None, after: int = 0, limit: int = 100) -> list[int]:
     """Ids of the submissions in a queue, oldest first (``states`` None: any state)."""
-    sql = f"SELECT s.id FROM submissions s WHERE {_KINDS[kind]} AND s.id > ?"
+    # The flagged queue is read from its partial index even without a form: the
+    # planner otherwise walks the whole table in id order (seconds at a million).
+    hint = " INDEXED BY submissions_flag_invalid" if kind == "flagged" else ""
+    sql = f"SELECT s.id FROM submissions s{hint} WHERE {_KINDS[kind]} AND s.id > ?"
     params: list = [after]
     if form_id:
         sql += " AND s.form_id = ?"

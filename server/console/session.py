@@ -1,0 +1,91 @@
+"""Signing in to the console: a signed cookie session, checked on every request.
+
+``sign_in`` is the one place a console password is checked (switching to
+another check is a one-line change there). The session holds the user's id,
+a fingerprint of the password hash it was opened with, and when it was opened
+and last used. ``session_user`` (an authenticator for ``@requires``) reloads
+the user on every request and ends the session when the account is gone or
+disabled, its password changed, it was idle longer than ``CONSOLE_IDLE_MINUTES``
+or is older than ``PERMANENT_SESSION_LIFETIME``.
+
+The cookie is HttpOnly, SameSite=Lax, and Secure when the request came over
+TLS (directly or through a proxy that says so in X-Forwarded-Proto).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from flask import current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlite_utils import Database
+
+from server.accounts.users import authenticate_password
+from server.store import audit
+from server.store import preferences as prefs_q
+from server.store import users as users_q
+
+IDLE_MINUTES = 120
+TOUCH_EVERY_S = 60  # rewrite the "last used" time at most this often
+
+
+def sign_in(db: Database, name: str, password: str, *, address: str | None) -> dict | None:
+    """The user whose name and password these are, or None."""
+    user = authenticate_password(db, name, password)
+    if user is None:
+        with db.atomic():
+            audit.record(db, None, "console.login_failed", name, {"address": address})
+    return user
+
+
+def start_session(user: dict, lang: str | None = None) -> None:
+    session.clear()
+    now = int(time.time())
+    session.update({"uid": user["id"], "pw": _fingerprint(user), "at": now, "seen": now})
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+
+
+def end_session() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def session_user() -> dict | None:
+    """The console's authenticator: the signed-in user, re-read from the store."""
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return None
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    now = int(time.time())
+    idle = current_app.config.get("CONSOLE_IDLE_MINUTES", IDLE_MINUTES) * 60
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    user = users_q.get_user_by_id(g.db, uid)
+    if (user is None or user["disabled_at"] or session.get("pw") != _fingerprint(user)
+            or now - session.get("seen", 0) > idle or now - session.get("at", 0) > lifetime):
+        end_session()
+        return None
+    if now - session.get("seen", 0) > TOUCH_EVERY_S:
+        session["seen"] = now
+    user = {k: user[k] for k in ("id", "name", "role", "created_at")}
+    user["language"] = prefs_q.language_of(g.db, uid)
+    return user
+
+
+def _fingerprint(user: dict) -> str:
+    """Changes when the password does, so a new password ends older sessions."""
+    return hashlib.sha256((user["password_hash"] or "").encode()).hexdigest()[:16]
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request arrived over TLS."""
+
+    def get_cookie_secure(self, app) -> bool:
+        forwarded = request.headers.get("X-Forwarded-Proto", "").lower()
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure
+                    or forwarded == "https")
