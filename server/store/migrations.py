@@ -496,6 +496,8 @@ def m0020_entity_lists(db: Database) -> None:
     # Follow-up rounds and their intervals, per form (server/entities/due.py).
     db.execute("""CREATE TABLE due_schedules (form_id TEXT PRIMARY KEY,
         schedule TEXT NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT)""")
+
+
 @migrations(name="0025_central_sessions")
 def m0025_central_sessions(db: Database) -> None:
     # Sessions of the Central-compatible API (POST /v1/sessions): a bearer token
@@ -509,6 +511,10 @@ def m0025_central_sessions(db: Database) -> None:
             created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL,
             ended_at TEXT
+        )"""
+    )
+
+
 @migrations(name="0030_console_activity")
 def m0030_console_activity(db: Database) -> None:
     # What the console's overview and sync-status pages show, kept up to date by
