@@ -88,6 +88,35 @@ MESSAGES: dict[str, str] = {
     "record_conflict": N_("The record conflicts with one already held."),
     "device_store_failed": N_("The device's store failed; nothing was lost, try again."),
     "fill_aborted": N_("Filling the form was stopped."),
+    # forms.errors
+    "timezone_invalid": N_("The time zone setting names no known zone; use a name such "
+                           "as Africa/Conakry or UTC."),
+    # server.entities.errors
+    "list_unknown": N_("No entity list of this name is held here."),
+    "list_name_invalid": N_("This is not a usable list name; use letters, digits, _ and -."),
+    "entity_unknown": N_("No entity with this id is in the list."),
+    "entity_conflict_unknown": N_("No entity conflict with this id."),
+    "entity_conflict_resolved": N_("This entity conflict was already resolved; nothing "
+                                   "was changed."),
+    "import_invalid": N_("The CSV cannot be imported and nothing was: fix the rows and "
+                         "columns listed in details."),
+    "property_invalid": N_("This property name is reserved or not a name."),
+    "schedule_invalid": N_("This due schedule cannot be used; the details say which part."),
+    "team_invalid": N_("This team name or member list cannot be used."),
+    # server.central.errors
+    "credentials_invalid": N_("The user name, password or session is wrong."),
+    "session_unknown": N_("No such session of yours."),
+    "project_unknown": N_("No such project: fieldsync has one project, 1."),
+    "submission_xml_invalid": N_("The body is not a submission instance of this form."),
+    "submission_form_mismatch": N_("The submission names another form than the address."),
+    "review_state_invalid": N_("Unknown review state; use hasIssues, approved or rejected."),
+    "attachment_not_expected": N_("The submission names no attachment of this name."),
+    "odata_query_invalid": N_("The OData query is malformed: check $filter, $select, "
+                              "$top and the other options."),
+    "odata_property_unknown": N_("The table has no property of this name."),
+    "odata_unsupported": N_("This OData feature is not served by fieldsync."),
+    "odata_format_unacceptable": N_("Ask for JSON (or XML for $metadata)."),
+    "odata_table_unknown": N_("This form has no such table."),
 }
 
 
