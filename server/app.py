@@ -14,8 +14,10 @@ import threading
 
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import logs
+from server.accounts import keys
 from server.errors import FieldsyncError, error_body, is_fieldsync_error
 from server.store import open_db
 
@@ -26,6 +28,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "MIGRATE": False,
     "LOG_LEVEL": "INFO",
+    "KEY_FILE": None,  # the server key (server/accounts/keys.py); default DATABASE + ".key"
+    "LOGIN_THROTTLE": True,  # back-off after failed sign-ins (server/accounts/throttle.py)
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For to believe
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
@@ -43,6 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.json.sort_keys = False
+    if app.config["KEY_FILE"]:
+        keys.use_key_file(app.config["DATABASE"], app.config["KEY_FILE"])
+    if int(app.config["TRUSTED_PROXIES"] or 0) > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]),
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
     logs.configure(app.config["LOG_LEVEL"])
     logs.install_request_log(app)
     if app.config["MIGRATE"]:
@@ -98,7 +108,11 @@ def _register_error_handlers(app: Flask) -> None:
     def _render(exc):
         renderer = _renderer_for(app)
         if isinstance(exc, FieldsyncError) or is_fieldsync_error(exc):
-            return renderer(exc.status, exc.code, exc.message, exc.details)
+            response = app.make_response(renderer(exc.status, exc.code, exc.message,
+                                                  exc.details))
+            if isinstance(exc.details, dict) and "retry_after" in exc.details:
+                response.headers["Retry-After"] = str(exc.details["retry_after"])
+            return response
         if isinstance(exc, HTTPException):
             code = HTTP_CODES.get(exc.code, "bad_request")
             message = _http_message(exc)

@@ -43,6 +43,10 @@ CODES: dict[str, int] = {
     "scoring_spec_conflict": 409,
     "match_unknown": 404,
     "match_resolved": 409,
+    "auth_failed": 401,
+    "account_disabled": 403,
+    "login_throttled": 429,
+    "throttle_unknown": 404,
 }
 
 
