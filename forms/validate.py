@@ -47,6 +47,7 @@ from forms.xpath.values import parse_time, str_to_num, to_date, to_str
 __all__ = ["Finding", "evaluate_calculates", "normalize_data", "validate_record"]
 
 _INT = re.compile(r"\s*[+-]?\d+\s*$")
+INT_MIN, INT_MAX = -2**31, 2**31 - 1  # XForms int is xsd:int, as ODK Collect holds it
 _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 _UNSTABLE = {"now", "random", "uuid"}
 
@@ -528,7 +529,12 @@ _CHECKED_TYPES = frozenset({"int", "decimal", "date", "dateTime", "time", "geopo
 def type_problem(bind_type: str, text: str) -> str | None:
     """Why ``text`` is not a valid value of ``bind_type``, or None."""
     if bind_type == "int":
-        return None if _INT.match(text) else "is not a whole number"
+        if not _INT.match(text):
+            return "is not a whole number"
+        digits = text.strip().lstrip("+-").lstrip("0")
+        if len(digits) > 10 or not INT_MIN <= int(text) <= INT_MAX:
+            return f"is a whole number out of range ({INT_MIN} to {INT_MAX})"
+        return None
     if bind_type == "decimal":
         return None if _DECIMAL.match(text) else "is not a decimal number"
     if bind_type == "date":
