@@ -122,7 +122,9 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _stand_in_hash() -> str:
-    """A hash made like real ones, checked when there is no real one: same cost."""
+    """A hash made like real ones, checked when there is no real one: same cost.
+    Made on the first unknown name a process sees (that one request costs a hash
+    more), not at start, where every server start would pay for it."""
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
@@ -144,8 +146,3 @@ def _password_matches(name: str, stored: str | None, password: str) -> tuple[boo
     check_password_hash(_stand_in_hash(), password)
     return False, True
 
-
-def warm_up() -> None:
-    """Make the stand-in hash now (a worker calls this at start), so the first
-    unknown name costs what later ones do."""
-    _stand_in_hash()

@@ -17,7 +17,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from server import logs
-from server.accounts import keys, login
+from server.accounts import keys
 from server.accounts.users import seal_plain_ha1, token_create, user_add, user_list
 from server.app import create_app
 from server.registry.publish import publish_builtin_rss
@@ -95,7 +95,6 @@ def settle_worker(worker=None) -> None:
     made after this are collected as before. gunicorn calls it in each worker
     (``post_worker_init``); deploy/gunicorn.conf.py does the same.
     """
-    login.warm_up()
     gc.collect()
     gc.freeze()
 
