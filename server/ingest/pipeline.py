@@ -291,10 +291,10 @@ EDITORS = ("admin", "supervisor")
 
 def may_supersede(db: Database, ctx: Context, logical_id: str, current: dict) -> bool:
     """Whether this batch's sender may make a new version of the record: its
-    author (who sent its earliest stored version), an admin or supervisor, a supervisor's
-    merge (door ``review``), or the peer that forwarded the record here (a peer
-    may not supersede what reached this server any other way). Anyone else's
-    edit is stored as a conflict for review, not applied."""
+    author (who sent its earliest stored version), an admin or supervisor, a
+    supervisor's merge (door ``review``), or the peer that forwarded the record
+    here (a peer may not supersede what reached this server any other way).
+    Anyone else's edit is stored as a conflict for review, not applied."""
     if ctx.door == "review" or ctx.user is None:
         return True
     if ctx.door == "forward":
