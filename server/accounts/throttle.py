@@ -119,22 +119,33 @@ def failed(db: Database, gate_: Gate) -> None:
         logins_q.forget_throttles(db, now - FORGET_AFTER_SECONDS, now)
 
 
+_remembered: dict[tuple[str, str], float] = {}  # (name, address) -> when, this process
+
+
 def succeeded(db: Database, gate_: Gate) -> None:
     """After a good sign-in: forget the account's few failures (not while it is
     blocked: a real user's success must not hand an attacker fresh guesses) and
-    remember the address as one this account uses."""
+    remember the address as one this account uses (refreshed once a day; this
+    process remembers what it wrote or read, so a tablet's every request does
+    not ask the store again)."""
     now = gate_.now
     reset = gate_.user_failures > 0 and not gate_.user_blocked
-    last_ok = logins_q.address_signed_in_at(db, gate_.name, gate_.address)
+    pair = (gate_.name, gate_.address)
+    last_ok = _remembered.get(pair)
+    if last_ok is None or now - last_ok > REMEMBER_EVERY_SECONDS:
+        last_ok = logins_q.address_signed_in_at(db, *pair)
     remember = last_ok is None or now - last_ok > REMEMBER_EVERY_SECONDS
-    if not (reset or remember):
-        return
-    with write_transaction(db, durable=False):
-        if reset:
-            logins_q.delete_throttle(db, user_key(gate_.name))
-        if remember:
-            logins_q.remember_address(db, gate_.name, gate_.address, now)
-            logins_q.forget_addresses(db, before=now - KNOWN_ADDRESS_DAYS * 86400)
+    if reset or remember:
+        with write_transaction(db, durable=False):
+            if reset:
+                logins_q.delete_throttle(db, user_key(gate_.name))
+            if remember:
+                logins_q.remember_address(db, gate_.name, gate_.address, now)
+                logins_q.forget_addresses(db, before=now - KNOWN_ADDRESS_DAYS * 86400)
+        last_ok = now if remember else last_ok
+    if len(_remembered) >= 10_000:
+        _remembered.clear()
+    _remembered[pair] = last_ok
 
 
 def _known(db: Database, name: str, address: str, now: float) -> bool:
