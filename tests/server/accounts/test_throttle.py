@@ -187,3 +187,15 @@ def test_a_password_change_with_a_wrong_old_password_counts_as_a_failed_sign_in(
     statuses = [site.call("POST", "/api/v1/account/password", token=token, json=body,
                           address="127.0.0.60").status_code for _ in range(7)]
     assert statuses == [401] * 6 + [429]
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(tmp_path, clock):
+    with cheap_password_hashes():
+        proxied = Site(tmp_path, TRUSTED_PROXIES=1)
+        proxied.add("behind", "enumerator", PASSWORD)
+        for _ in range(3):
+            proxied.call("GET", "/formList", auth=basic_header("behind", "guess"),
+                         headers={"X-Forwarded-For": "127.0.0.99"})
+    keys = {t["key"] for t in proxied.call("GET", "/api/v1/throttles",
+                                           token=proxied.admin_token).get_json()["throttles"]}
+    assert keys == {"user:behind", "address:127.0.0.99"}
