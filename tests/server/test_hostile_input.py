@@ -33,15 +33,21 @@ NINES = "9" * 26
 def site(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("hostile") / "hostile.db",
                         env={"FIELDSYNC_MAX_CONTENT_LENGTH": str(LIMIT)}).start()
-    server.admin = server.session(server.token_for("fuzz-admin", "admin"))
-    server.enum = server.session(server.token_for("fuzz-enum", "enumerator", "fuzz-pass-1"))
-    r = server.admin.post(f"{server.url}/api/v1/forms",
-                          files={"file": ("household.md", HOUSEHOLD)})
-    assert r.status_code == 201, r.text
-    before = [household_record(f"BEFORE-{i}") for i in range(5)]
-    r = server.enum.post(f"{server.url}/api/v1/sync/push", json=batch(before), timeout=30)
-    assert r.status_code == 200, r.text
-    server.before = stored(server, [rec["instance_id"] for rec in before])
+    try:
+        server.admin = server.session(server.token_for("fuzz-admin", "admin"))
+        server.enum = server.session(server.token_for("fuzz-enum", "enumerator",
+                                                      "fuzz-pass-1"))
+        r = server.admin.post(f"{server.url}/api/v1/forms",
+                              files={"file": ("household.md", HOUSEHOLD)})
+        assert r.status_code == 201, r.text
+        before = [household_record(f"BEFORE-{i}") for i in range(5)]
+        r = server.enum.post(f"{server.url}/api/v1/sync/push", json=batch(before),
+                             timeout=30)
+        assert r.status_code == 200, r.text
+        server.before = stored(server, [rec["instance_id"] for rec in before])
+    except BaseException:
+        server.stop()  # a failed set-up must not leave the server running
+        raise
     yield server
     server.stop()
 

@@ -190,6 +190,17 @@ def test_every_endpoint_has_a_hand_written_expectation():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     live = LiveServer(tmp_path_factory.mktemp("roles") / "roles.db").start()
+    try:
+        _prepare(live)
+    except BaseException:
+        live.stop()  # a failed set-up must not leave the server running
+        raise
+    yield live
+    live.stop()
+
+
+def _prepare(live) -> None:
+    """Accounts, a record, a blob, media and two duplicate matches to act on."""
     live.tokens = {role: live.token_for(f"user_{role}", role, PASSWORD) for role in ROLES}
     live.revoked = live.token_for("revoked_admin", "admin")
     live.disabled = live.token_for("disabled_admin", "admin")
@@ -222,8 +233,6 @@ def server(tmp_path_factory):
 
     live.throttled = throttled
     live.targets = set()
-    yield live
-    live.stop()
 
 
 @pytest.mark.parametrize("method,rule,permission", ENDPOINTS,
