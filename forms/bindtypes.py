@@ -18,6 +18,7 @@ from forms.xpath.values import parse_time, str_to_num, to_date, to_str
 __all__ = ["CHECKED_TYPES", "as_text", "same", "type_problem"]
 
 _INT = re.compile(r"\s*[+-]?\d+\s*$")
+INT_MIN, INT_MAX = -2**31, 2**31 - 1  # XForms int is xsd:int, as ODK Collect holds it
 _DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 
 
@@ -55,7 +56,12 @@ CHECKED_TYPES = frozenset({"int", "decimal", "date", "dateTime", "time", "geopoi
 def type_problem(bind_type: str, text: str) -> str | None:
     """Why ``text`` is not a valid value of ``bind_type``, or None."""
     if bind_type == "int":
-        return None if _INT.match(text) else "is not a whole number"
+        if not _INT.match(text):
+            return "is not a whole number"
+        digits = text.strip().lstrip("+-").lstrip("0")
+        if len(digits) > 10 or not INT_MIN <= int(text) <= INT_MAX:
+            return f"is a whole number out of range ({INT_MIN} to {INT_MAX})"
+        return None
     if bind_type == "decimal":
         return None if _DECIMAL.match(text) else "is not a decimal number"
     if bind_type == "date":

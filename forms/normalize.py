@@ -148,8 +148,10 @@ def _shape(fx: FormExpressions, f, value, existing):
         return inner
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return format_number(float(value))
+    if isinstance(value, int):
+        return str(value)  # exact, whatever its size (a float would round or overflow)
+    if isinstance(value, float):
+        return format_number(value)
     if isinstance(value, list) and f.control == "select" and all(isinstance(v, str) for v in value):
         return " ".join(value)
     return value

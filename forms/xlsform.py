@@ -83,7 +83,8 @@ def convert_xlsform(source: bytes, filename: str) -> CompiledForm:
         )
     except PyXFormError as exc:
         raise _xlsform_error(str(exc)) from None
-    except (ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile,
+            etree.XMLSyntaxError) as exc:
         raise FormsError(
             "xlsform_unreadable",
             f"The file could not be read as a {suffix} XLSForm ({exc.__class__.__name__}); "
@@ -134,6 +135,8 @@ def _check_zip(source: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(source)) as zf:
             total = sum(info.file_size for info in zf.infolist())
+            if total <= MAX_UNZIPPED_BYTES:
+                _refuse_doctypes(zf)
     except zipfile.BadZipFile:
         raise FormsError(
             "xlsform_unreadable",
@@ -146,6 +149,30 @@ def _check_zip(source: bytes) -> None:
             f"The .xlsx file would unpack to {total} bytes, more than fieldsync reads "
             f"({MAX_UNZIPPED_BYTES} bytes); remove unused sheets or images.",
         )
+
+
+def _refuse_doctypes(zf: zipfile.ZipFile) -> None:
+    """Refuse a workbook any of whose XML parts declares a DOCTYPE (entities),
+    in whatever encoding: Excel and LibreOffice never write one."""
+    for info in zf.infolist():
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        with zf.open(info) as part:
+            head = part.read(4096)
+        if _declares_doctype(head):
+            raise FormsError(
+                "xml_forbidden",
+                f"The workbook part {info.filename} declares a DOCTYPE or entities, which "
+                "fieldsync never reads; re-save the file from Excel or LibreOffice.",
+            )
+
+
+def _declares_doctype(head: bytes) -> bool:
+    for encoding in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        text = head.decode(encoding, "ignore").replace("\x00", "")
+        if "<!DOCTYPE" in text.upper():
+            return True
+    return False
 
 
 def _xlsform_error(text: str) -> FormsError:

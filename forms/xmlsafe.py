@@ -27,17 +27,27 @@ def parse_xml(data: str | bytes) -> etree._Element:
     if isinstance(data, str):
         data = data.encode("utf-8")
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise FormsError(
-            "xml_forbidden",
-            "The XML declares a DOCTYPE or entities, which fieldsync never expands; "
-            "send the document without a DOCTYPE.",
-        )
+        raise _forbidden()
     try:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
+        if "<!DOCTYPE" in data[:8192].decode("utf-16", "ignore").upper() or \
+                "<!DOCTYPE" in data[:8192].decode("utf-16-be", "ignore").upper():
+            raise _forbidden() from None
         raise FormsError(
             "xml_invalid", f"The XML could not be parsed: {exc}. Send well-formed XML."
         ) from None
     if root is None:
         raise FormsError("xml_invalid", "The XML document is empty.")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # any encoding, e.g. UTF-16
+        raise _forbidden()
     return root
+
+
+def _forbidden() -> FormsError:
+    return FormsError(
+        "xml_forbidden",
+        "The XML declares a DOCTYPE or entities, which fieldsync never expands; "
+        "send the document without a DOCTYPE.",
+    )

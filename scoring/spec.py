@@ -147,7 +147,12 @@ def load_spec(source, dirs: list[str | os.PathLike] | None = None) -> Spec:
     if isinstance(source, dict):
         return parse_spec(source)
     if isinstance(source, bytes):
-        return parse_spec(_json(source.decode("utf-8"), "the spec"))
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ScoringError("scoring_spec_invalid", "The spec is not UTF-8 text; save "
+                               "the JSON file as UTF-8.") from None
+        return parse_spec(_json(text, "the spec"))
     text = str(source)
     if isinstance(source, str) and text.lstrip().startswith("{"):
         return parse_spec(_json(text, "the spec"))
@@ -183,8 +188,18 @@ def _json(text: str, what: str) -> dict:
             {"errors": [{"sheet": "spec", "row": exc.lineno, "name": None,
                          "message": exc.msg}]},
         ) from None
+    except RecursionError:
+        raise ScoringError("scoring_spec_invalid", f"{what} nests too deeply.") from None
     if not isinstance(doc, dict):
         raise ScoringError("scoring_spec_invalid", f"{what} must be a JSON object.")
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ScoringError("scoring_spec_invalid", f"{what} holds a lone UTF-16 surrogate "
+                           "(an unpaired \\ud800-\\udfff escape); write the text as UTF-8."
+                           ) from None
+    except RecursionError:
+        raise ScoringError("scoring_spec_invalid", f"{what} nests too deeply.") from None
     return doc
 
 

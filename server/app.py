@@ -14,9 +14,10 @@ import threading
 
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import logs
-from server.accounts.keys import load_or_create_key
+from server.accounts import keys
 from server.errors import FieldsyncError, error_body, is_fieldsync_error
 from server.ingest.timezone import server_timezone
 from server.i18n.errors import localise
@@ -34,6 +35,9 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 7 * 24 * 3600,  # a console sign-in lasts a week at most
     "SESSION_REFRESH_EACH_REQUEST": False,  # re-sent when "last used" moves (each minute)
+    "KEY_FILE": None,  # the server key (server/accounts/keys.py); default DATABASE + ".key"
+    "LOGIN_THROTTLE": True,  # back-off after failed sign-ins (server/accounts/throttle.py)
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For to believe
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
@@ -52,6 +56,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     app.json.sort_keys = False
     server_timezone()  # a FIELDSYNC_TIMEZONE that names no zone stops the start, clearly
+    if app.config["KEY_FILE"]:
+        keys.use_key_file(app.config["DATABASE"], app.config["KEY_FILE"])
+    if int(app.config["TRUSTED_PROXIES"] or 0) > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]),
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
     logs.configure(app.config["LOG_LEVEL"])
     logs.install_request_log(app)
     app.secret_key = _secret_key(app.config)
@@ -85,14 +94,16 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _secret_key(config) -> bytes:
-    """Signs console sessions and CSRF tokens: from KEY_FILE (default: the store's
-    path + ".key", created on first start), random for an in-memory store."""
+    """Signs console sessions and CSRF tokens: a subkey of the server key (KEY_FILE,
+    default the store's path + ".key", created on first start); random for an
+    in-memory store."""
     if config.get("SECRET_KEY"):
         return config["SECRET_KEY"]
     database = str(config["DATABASE"])
     if database == ":memory:" or database.startswith("file::memory:"):
         return os.urandom(32)
-    return load_or_create_key(config.get("KEY_FILE") or database + ".key")
+    key = keys.load_or_create_key(keys.key_file_for(os.path.abspath(database)))
+    return keys.derive(key, "console-cookies")
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -133,7 +144,11 @@ def _register_error_handlers(app: Flask) -> None:
     def _render(exc):
         renderer = _renderer_for(app)
         if isinstance(exc, FieldsyncError) or is_fieldsync_error(exc):
-            return renderer(exc.status, exc.code, exc.message, exc.details)
+            response = app.make_response(renderer(exc.status, exc.code, exc.message,
+                                                  exc.details))
+            if isinstance(exc.details, dict) and "retry_after" in exc.details:
+                response.headers["Retry-After"] = str(exc.details["retry_after"])
+            return response
         if isinstance(exc, HTTPException):
             code = HTTP_CODES.get(exc.code, "bad_request")
             message = _http_message(exc)

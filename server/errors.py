@@ -44,6 +44,10 @@ CODES: dict[str, int] = {
     "match_unknown": 404,
     "match_resolved": 409,
     "csrf_failed": 400,  # a console form without its CSRF token (reload and resend)
+    "auth_failed": 401,
+    "account_disabled": 403,
+    "login_throttled": 429,
+    "throttle_unknown": 404,
 }
 
 

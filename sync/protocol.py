@@ -21,6 +21,8 @@ STATUSES = ("created", "duplicate", "conflict", "updated", "flagged")
 INSTANCE_ID_RE = re.compile(r"^uuid:[0-9A-Za-z\-]{8,64}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_BATCH = 500
+MAX_DEPTH = 32  # groups and repeats nest far less deeply in any real form
+MAX_ATTACHMENT_SIZE = 2**53  # bytes; beyond any file, within what every store holds
 
 
 class AttachmentSchema(Schema):
@@ -29,7 +31,8 @@ class AttachmentSchema(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     sha256 = fields.String(required=True, validate=validate.Regexp(SHA256_RE))
-    size = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    size = fields.Integer(load_default=None,
+                          validate=validate.Range(min=0, max=MAX_ATTACHMENT_SIZE))
     content_type = fields.String(load_default=None)
 
 
@@ -104,6 +107,10 @@ def load_batch(payload) -> tuple[dict, list[dict]]:
                         "listed in details.", {"fields": exc.messages}) from None
     records, problems = [], {}
     for i, raw in enumerate(batch["submissions"]):
+        if isinstance(raw, dict) and _deeper_than(raw, MAX_DEPTH + 1):
+            problems[str(i)] = {"data": [f"nested more than {MAX_DEPTH} levels deep; send "
+                                         "the instance's groups and repeats as they are"]}
+            continue
         try:
             records.append(_RECORD.load(raw))
         except ValidationError as exc:
@@ -113,6 +120,59 @@ def load_batch(payload) -> tuple[dict, list[dict]]:
                         "per record index in details; nothing in this batch was stored.",
                         {"records": problems})
     return batch, records
+
+
+def _deeper_than(node, limit: int) -> bool:
+    """Whether dicts and lists nest more than ``limit`` levels (walked without
+    recursion, so any depth is safe to ask about)."""
+    stack = [(node, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth > limit:
+            return True
+        for value in (item.values() if type(item) is dict else item):
+            kind = type(value)
+            if kind is dict or kind is list:
+                push((value, depth + 1))
+    return False
+
+
+def json_problem(value, max_depth: int = MAX_DEPTH) -> str | None:
+    """What makes a decoded JSON value unfit to store, or None: nesting deeper
+    than ``max_depth``, or text holding a lone UTF-16 surrogate (``"\\ud800"``
+    decodes, but no UTF-8 can hold it). The answer names where."""
+    stack = [(value, "$", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > max_depth:
+            return f"{path} is nested more than {max_depth} levels deep"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{_printable(key)}"
+                if isinstance(key, str) and _lone_surrogate(key):
+                    return f"the key {where} holds a lone surrogate"
+                stack.append((child, where, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, str) and _lone_surrogate(item):
+            return f"{path} holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
+    return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _printable(key) -> str:
+    text = str(key)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:64]
 
 
 def canonical_json(value) -> str:

@@ -4,6 +4,11 @@ Every view declares one permission with ``@requires("...")``; the decorator
 authenticates the caller (bearer token on the JSON API) and checks the role
 against ``PERMISSIONS``. A test walks the URL map and fails if any endpoint
 lacks a declared permission, so no route can forget to check.
+
+Every authenticator ends in ``server.accounts.login.require_active``: a
+disabled or deleted account is refused whichever door it knocks on. A ``peer``
+(another fieldsync server forwarding to this one) holds only ``sync.push``: a
+leaked peer token can forward records, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,20 +16,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 
 from server.accounts.users import authenticate_token
 from server.errors import FieldsyncError
 
 ALL = frozenset({"admin", "supervisor", "enumerator", "analyst", "peer"})
+PEOPLE = ALL - {"peer"}
 
 # permission -> roles that hold it
 PERMISSIONS: dict[str, frozenset[str]] = {
     "public": ALL,  # no credentials needed (health check)
-    "forms.read": ALL,
+    "forms.read": PEOPLE,
     "forms.publish": frozenset({"admin"}),
     "forms.manage": frozenset({"admin"}),
-    "submissions.create": frozenset({"admin", "supervisor", "enumerator", "peer"}),
+    "submissions.create": frozenset({"admin", "supervisor", "enumerator"}),  # OpenRosa
+    # the JSON sync door: devices, and peers forwarding (their records' origin,
+    # scores, flags and review state are kept as the peer's claims)
+    "sync.push": frozenset({"admin", "supervisor", "enumerator", "peer"}),
+    "account.self": PEOPLE,  # change one's own password
     "submissions.read": frozenset({"admin", "supervisor", "analyst"}),
     "submissions.review": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
@@ -94,6 +104,18 @@ def requires(permission: str, authenticators: tuple[Authenticator, ...] = (beare
         return wrapped
 
     return decorate
+
+
+def client_address() -> str:
+    """The caller's address as the throttle counts it (behind a reverse proxy,
+    set TRUSTED_PROXIES so this is the client's, not the proxy's)."""
+    return request.remote_addr or "unknown"
+
+
+def sign_in_options() -> dict:
+    """Keyword arguments of ``login.check_password`` / ``login.begin`` for this request."""
+    return {"address": client_address(),
+            "throttled": bool(current_app.config.get("LOGIN_THROTTLE", True))}
 
 
 def actor() -> str | None:

@@ -33,17 +33,20 @@ def register(cli: click.Group) -> None:
               default="interview_date", show_default=True)
 @click.option("--from", "date_from", default=None, help="First date (YYYY-MM-DD).")
 @click.option("--to", "date_to", default=None, help="Last date (YYYY-MM-DD).")
+@click.option("--raw", is_flag=True,
+              help="Write texts exactly as received, even those a spreadsheet would run "
+                   "as formulas (by default they are written as text; docs/exports.md).")
 @db_option
 def export(form_id, fmt, since, out, repeat, include_all, country, round_, review_state,
-           office, date_field, date_from, date_to, db_path):
+           office, date_field, date_from, date_to, raw, db_path):
     """Stream every version's submissions with scores and flags (csv, jsonl, xlsx)."""
     db = store(db_path)
     options = ExportOptions(since=since, repeat=repeat, include_all=include_all,
                             country=country, round=round_, review_state=review_state,
                             office=office, date_field=date_field, date_from=date_from,
-                            date_to=date_to)
+                            date_to=date_to, raw=raw)
     started = time.monotonic()
-    plan = export_plan(db, form_id, options)
+    plan = export_plan(db, form_id, options, fmt)
     count = {"rows": 0}
 
     def progress(n):

@@ -12,6 +12,14 @@ choice (``econ/productive_assets/land``). Repeats are exported one at a time
 (``repeat=PATH``) as separate tables keyed by instance_id and ``_index``, as
 ODK does. Rows are read by SQL from the flat answers tables, never by decoding
 each record's JSON.
+
+Safe to open by default: an answer is data, never a formula. In CSV, text that
+starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) gets a
+leading apostrophe (numbers, and texts that are only numbers such as a
+geopoint, are left alone); in XLSX every text is a text cell, and characters
+XLSX cannot hold (control characters, a NUL) are written as ``\\xNN``
+escapes. ``ExportOptions(raw=True)`` writes texts as received (XLSX: a text
+starting with ``=`` becomes a live formula). JSON lines are always raw.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +59,7 @@ class ExportOptions:
     date_field: str = "interview_date"
     date_from: str | None = None
     date_to: str | None = None
+    raw: bool = False  # texts exactly as received, formulas included
 
 
 @dataclass
@@ -63,10 +73,13 @@ class ExportPlan:
     since: int = 0
     repeat: str | None = None
     where: list = field(default_factory=list)
+    raw: bool = False
 
 
-def export_plan(db: Database, form_id: str, options: ExportOptions) -> ExportPlan:
-    """Work out columns and filters, open the snapshot and its cursor (see ``stream``)."""
+def export_plan(db: Database, form_id: str, options: ExportOptions,
+                fmt: str = "csv") -> ExportPlan:
+    """Work out columns and filters, open the snapshot and its cursor (see ``stream``,
+    which must be given the same ``fmt``)."""
     versions = forms_q.list_versions(db, form_id)
     if not versions:
         raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; "
@@ -91,12 +104,13 @@ def export_plan(db: Database, form_id: str, options: ExportOptions) -> ExportPla
         headers.append(path)
         headers.extend(f"{path}/{c}" for c in splits.get(path, ()))
     plan = ExportPlan(form_id, headers, answer_columns, splits, since=options.since,
-                      repeat=options.repeat, where=where)
+                      repeat=options.repeat, where=where, raw=options.raw)
     plan.next = exports_q.open_snapshot(db)
     if plan.next < options.since:
         plan.next = options.since
     args = dict(since=options.since, upto=plan.next, where=where,
-                include_all=options.include_all, splits=splits)
+                include_all=options.include_all, splits=splits,
+                neutralise=fmt == "csv" and not options.raw)
     if options.repeat:
         plan.rows = exports_q.iter_repeat(db, form_id, options.repeat, answer_columns, **args)
     else:
@@ -188,7 +202,10 @@ def _csv(plan: ExportPlan, on_rows) -> Iterator[bytes]:
     """``writerows`` over ``fetchmany`` chunks: the rows come out of SQLite ready to
     write, so the only per-cell work in Python is the csv module's own."""
     sink = _Parts()
-    out = csv.writer(sink, lineterminator="\n")
+    # RFC 4180 line ends: the csv module quotes a field only for the characters
+    # of its line terminator, and a carriage return inside an answer must be
+    # quoted too, or a reader would start a new row there.
+    out = csv.writer(sink, lineterminator="\r\n")
     out.writerow(plan.headers)
     n = 0
     cursor = rows(plan)
@@ -240,10 +257,11 @@ def _xlsx(plan: ExportPlan, on_rows) -> Iterator[bytes]:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(plan.repeat.replace("/", "_")[:31] if plan.repeat else plan.form_id[:31])
-    ws.append(plan.headers)
+    cell = _xlsx_cell(ws, plan.raw)
+    ws.append([cell(h) for h in plan.headers])
     n = 0
     for row in rows(plan):
-        ws.append(row)
+        ws.append([cell(v) if type(v) is str else v for v in row])
         n += 1
         if n % CHUNK_ROWS == 0:
             on_rows(n)
@@ -257,3 +275,24 @@ def _xlsx(plan: ExportPlan, on_rows) -> Iterator[bytes]:
                 yield chunk
     finally:
         os.unlink(path)
+
+
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_cell(ws, raw: bool):
+    """A function text -> what to append for it: characters XLSX cannot hold
+    written as ``\\xNN`` escapes; unless ``raw``, a text starting with ``=``
+    as a text cell (openpyxl would write it as a formula)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    def cell(text: str):
+        if _NOT_IN_XLSX.search(text):
+            text = _NOT_IN_XLSX.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        if text[:1] == "=" and not raw:
+            written = WriteOnlyCell(ws, value=text)
+            written.data_type = "s"
+            return written
+        return text
+
+    return cell

@@ -9,29 +9,42 @@ HQ's own changes feed and exports see the update. It is idempotent (nothing
 changes when nothing differs) and ordered: each forwarded state carries the
 office's seq (``origin.office_seq``) and an older state never overwrites a
 newer one.
+
+What an office sends is its peer account's claim, and is kept as such: it is
+applied only to rows that same peer forwarded (``origin.forwarded_by``), never
+to a record HQ received through another door or from another office, and a
+review made at HQ itself is never overwritten by a forwarded review state. So a
+leaked peer token can add claims of its own, shown as its own (``claimed_by``
+in the changes feed), and rewrite nothing else.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
+from server.store import reviews as reviews_q
 from server.store import submissions as subs_q
 
 # Flags HQ derives from what it holds itself; the office cannot know them.
 HQ_LOCAL_FLAGS = ("conflict", "edit_conflict", "edit_of_unknown", "form_version_unknown",
                   "form_closed",
-                  "probable_duplicate")  # issue 7: HQ's own detection, over all offices
+                  "probable_duplicate",  # issue 7: HQ's own detection, over all offices
+                  "edit_unauthorized")  # an edit HQ does not let this sender make
 
 
-def apply_forwarded_state(db: Database, row: dict, rec: dict) -> dict:
-    """Apply an office's scores/flags/review state to HQ's row; returns the row."""
+def apply_forwarded_state(db: Database, row: dict, rec: dict, peer: str | None) -> dict:
+    """Apply an office's scores/flags/review state to HQ's row, if ``peer`` is
+    the account that forwarded that row; returns the row."""
+    if (row.get("origin") or {}).get("forwarded_by") != peer:
+        return row
     origin = rec.get("origin") or {}
     incoming = origin.get("office_seq")
     held = (row.get("origin") or {}).get("office_seq")
     if isinstance(incoming, int) and isinstance(held, int) and incoming < held:
         return row
     changes: dict = {}
-    if rec.get("review_state") and rec["review_state"] != row.get("review_state"):
+    if (rec.get("review_state") and rec["review_state"] != row.get("review_state")
+            and not reviews_q.reviews_of(db, row["id"])):  # HQ's own review stands
         changes["review_state"] = rec["review_state"]
     if rec.get("scores") is not None and (
             rec["scores"] != row.get("scores")

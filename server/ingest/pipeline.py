@@ -29,6 +29,7 @@ from server.registry.models import model_for, spec_for
 from server.store import forms as forms_q
 from server.store import submissions as subs_q
 from server.store import activity
+from server.store import users as users_q
 from server.store.clock import utcnow
 from server.store.db import write_transaction
 from sync.protocol import canonical_json, content_hash
@@ -208,7 +209,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     if same is not None:
         _link_attachments(db, same["id"], rec)
         if ctx.door == "forward":  # issue 8: an office's rescoring/review reaches HQ
-            same = hq.apply_forwarded_state(db, same, rec)
+            same = hq.apply_forwarded_state(db, same, rec, peer=ctx.user)
         return _result(db, same, "duplicate")
 
     assessment = item.assessment
@@ -247,7 +248,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
                 subs_q.update(db, other["id"], flags=other["flags"] + ["conflict"])
         status = "conflict"
     elif rec.get("deprecated_id"):
-        status = _apply_edit(db, rec["deprecated_id"], row)
+        status = _apply_edit(db, rec["deprecated_id"], row, ctx)
     # Probable duplicates (issue 7, server/dedup/detect.py): a match adds the flag
     # "probable_duplicate" here, before the insert; dedup.record below stores
     # the record's respondent key and its matches once the row has an id.
@@ -262,7 +263,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     rescore.record_scores(db, row, model, specs.get(id(model)) if model else None,
                           ctx.received_at)
     if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
-        row.update(hq.apply_forwarded_state(db, row, rec))
+        row.update(hq.apply_forwarded_state(db, row, rec, peer=ctx.user))
     missing = _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])
@@ -289,7 +290,7 @@ def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
         result["entity"] = outcome
 
 
-def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
+def _apply_edit(db: Database, deprecated_id: str, row: dict, ctx: Context) -> str:
     """Make ``row`` the new version of the record it edits; returns the status."""
     previous = subs_q.by_instance(db, deprecated_id)
     if not previous:
@@ -303,9 +304,34 @@ def _apply_edit(db: Database, deprecated_id: str, row: dict) -> str:
         row["state"] = "conflict"
         row["flags"].append("edit_conflict")
         return "conflict"
+    if not may_supersede(db, ctx, logical_id, current):
+        row["state"] = "conflict"
+        row["flags"].append(EDIT_UNAUTHORIZED)
+        return "conflict"
     if row["state"] == "current":
         subs_q.update(db, current["id"], state="superseded")
     return "updated"
+
+
+EDIT_UNAUTHORIZED = "edit_unauthorized"  # an edit by someone who may not make it
+EDITORS = ("admin", "supervisor")
+
+
+def may_supersede(db: Database, ctx: Context, logical_id: str, current: dict) -> bool:
+    """Whether this batch's sender may make a new version of the record: its
+    author (who sent its earliest stored version), an admin or supervisor, a
+    supervisor's merge (door ``review``), or the peer that forwarded the record
+    here (a peer may not supersede what reached this server any other way).
+    Anyone else's edit is stored as a conflict for review, not applied."""
+    if ctx.door == "review" or ctx.user is None:
+        return True
+    if ctx.door == "forward":
+        return (current.get("origin") or {}).get("forwarded_by") == ctx.user
+    versions = [r for r in subs_q.history(db, logical_id) if r["state"] != "conflict"]
+    if versions and versions[0]["submitted_by"] == ctx.user:
+        return True
+    user = users_q.get_user(db, ctx.user)
+    return user is not None and user["role"] in EDITORS
 
 
 def _assess(db: Database, model: FormModel | None, rec: dict, received_at: str,
@@ -434,5 +460,8 @@ def change_record(row: dict, attachments: list[dict] | None = None) -> dict:
         "findings": row["findings"],
         "review_state": row["review_state"],
         "origin": row["origin"],
+        # the peer account whose claims (origin, review state, scores, flags) a
+        # forwarded record carries; null for what this server received itself
+        "claimed_by": (row["origin"] or {}).get("forwarded_by"),
         **({"attachments": attachments} if attachments is not None else {}),
     }

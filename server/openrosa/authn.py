@@ -2,62 +2,59 @@
 
 Each returns the user (``id``, ``name``, ``role``) when the request carries its
 scheme and valid credentials, None when the request uses another scheme, and
-raises ``OpenRosaError`` (401, answered with fresh challenges) when the
-credentials are wrong.
+raises a 401 (answered with fresh challenges) when the credentials are wrong,
+429 ``login_throttled`` after too many failures, 403 ``account_disabled`` for a
+disabled account. Both are sign-ins like any other
+(``server.accounts.login``): throttled per account and address, the same cost
+for unknown names, every failure logged.
 
-Neither costs a password hash per request. Digest compares md5 responses
-against the stored HA1. Basic checks the scrypt hash once, then remembers
-sha256(secret salt, user, stored hash, password) for ``BASIC_CACHE_TTL``
-seconds in this process, so a repeat request costs one hash lookup; a changed
-password changes the stored hash and so misses the cache. Basic sends the
-password in clear: use it only behind TLS (docs/openrosa.md).
+Digest compares md5 responses against the account's HA1, kept sealed with the
+server key. Each (nonce, nc, cnonce) is recorded in the store when first
+used, so a captured header is refused by every worker, after a restart too,
+for as long as its nonce is valid. Basic checks the scrypt hash (remembered
+for a few minutes, see ``login``); it sends the password in clear: use it only
+behind TLS (docs/openrosa.md).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import hmac
 import threading
 import time
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
-from werkzeug.security import check_password_hash
 
-from server.accounts.users import DIGEST_REALM, digest_ha1
+from server.accounts import login
+from server.accounts.auth import sign_in_options
+from server.accounts.users import DIGEST_REALM, store_digest_secret, unseal_ha1
 from server.openrosa import digest
 from server.openrosa.errors import OpenRosaError
+from server.store import logins as logins_q
 from server.store import openrosa as openrosa_q
+from server.store.db import write_transaction
 
-BASIC_CACHE_TTL = 300
-BASIC_CACHE_MAX = 4096
 _STATE_KEY = "fieldsync_openrosa_auth"
+FORGET_EVERY = 60.0  # seconds between sweeps of expired Digest responses, per process
+_STAND_IN_HA1 = "0" * 32  # compared against when an account has no usable HA1
 
 
 class AuthState:
-    """Per-process: the nonce signer and the Basic credentials cache."""
+    """Per-process: the nonce signer (its secret is in the store, the same for
+    every worker) and when expired Digest responses were last swept."""
 
     def __init__(self, secret: bytes):
         self.nonces = digest.Nonces(secret)
-        self.salt = hashlib.sha256(b"basic-cache" + secret).digest()
-        self.basic_ok: dict[bytes, float] = {}
+        self.swept_at = 0.0
         self.lock = threading.Lock()
 
-    def basic_key(self, name: str, stored_hash: str, password: str) -> bytes:
-        text = "\0".join((name, stored_hash, password)).encode("utf-8")
-        return hashlib.sha256(self.salt + text).digest()
-
-    def basic_cached(self, key: bytes) -> bool:
-        expires = self.basic_ok.get(key)
-        return expires is not None and expires > time.monotonic()
-
-    def remember_basic(self, key: bytes) -> None:
+    def due_for_sweep(self, now: float) -> bool:
         with self.lock:
-            if len(self.basic_ok) >= BASIC_CACHE_MAX:
-                self.basic_ok.clear()
-            self.basic_ok[key] = time.monotonic() + BASIC_CACHE_TTL
+            if now - self.swept_at < FORGET_EVERY:
+                return False
+            self.swept_at = now
+            return True
 
 
 def auth_state() -> AuthState:
@@ -90,18 +87,34 @@ def digest_user() -> dict | None:
     if check.stale:
         raise OpenRosaError("nonce_stale", "The Digest nonce has expired; retry with the "
                             "new one.", {"stale": True})
-    user = openrosa_q.user_with_ha1(g.db, params["username"])
-    if user is None or user["disabled_at"] or not user["digest_ha1"]:
+    name = params["username"]
+    attempt = login.begin(g.db, name, scheme="digest", **sign_in_options())
+    user = openrosa_q.user_with_ha1(g.db, name)
+    ha1 = unseal_ha1(g.db, name, user["digest_ha1"]) if user is not None else None
+    expected = digest.expected_response(params, ha1 or _STAND_IN_HA1, request.method)
+    answered = params["response"].lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode("ascii"), answered) or ha1 is None:
+        attempt.failed("unknown user" if user is None else
+                       "no digest secret" if ha1 is None else "wrong password")
         raise _digest_error("Unknown user or wrong password. An account made before Digest "
-                            "support signs in once with Basic (over TLS) or gets a new "
-                            "password to enable Digest.")
-    expected = digest.expected_response(params, user["digest_ha1"], request.method)
-    if not hmac.compare_digest(expected, params["response"].lower()):
-        raise _digest_error("Unknown user or wrong password.")
-    if not nonces.first_use(params["nonce"], params["nc"], params["cnonce"]):
+                            "support (or whose Digest secret the server cannot read) signs "
+                            "in once with Basic over TLS, or gets a new password.")
+    if not _first_use(params, check.expires_at):
         raise OpenRosaError("nonce_stale", "This Digest response was already used; retry "
                             "with a new nonce count.", {"stale": True})
-    return _public(user)
+    return attempt.succeeded(user)
+
+
+def _first_use(params: dict[str, str], expires_at: float) -> bool:
+    """Record this response as used, in the store every worker shares."""
+    now = time.time()
+    sweep = auth_state().due_for_sweep(now)
+    with write_transaction(g.db, durable=False):
+        first = logins_q.use_digest_response(g.db, params["nonce"], params["nc"],
+                                             params["cnonce"], expires_at)
+        if sweep:
+            logins_q.forget_digest_responses(g.db, now)
+    return first
 
 
 def basic_user() -> dict | None:
@@ -112,23 +125,22 @@ def basic_user() -> dict | None:
     try:
         name, sep, password = base64.b64decode(encoded.strip(), validate=True).decode(
             "utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII text
         sep = ""
     if not sep:
         raise OpenRosaError("basic_invalid", "The Basic credentials are not base64 of "
                             "'user:password'.")
-    user = openrosa_q.user_with_ha1(g.db, name)
-    if user is None or user["disabled_at"] or not user["password_hash"]:
-        raise OpenRosaError("basic_invalid", "Unknown user or wrong password.")
-    state = auth_state()
-    key = state.basic_key(name, user["password_hash"], password)
-    if not state.basic_cached(key):
-        if not check_password_hash(user["password_hash"], password):
-            raise OpenRosaError("basic_invalid", "Unknown user or wrong password.")
-        state.remember_basic(key)
-        if not user["digest_ha1"]:  # an account made before Digest support
-            openrosa_q.set_digest_ha1(g.db, user["id"], digest_ha1(name, password))
-    return _public(user)
+    return login.check_password(g.db, name, password, scheme="basic",
+                                on_verified=_ensure_digest_secret, **sign_in_options())
+
+
+def _ensure_digest_secret(user: dict, password: str) -> None:
+    """An account without a readable HA1 (made before Digest support, or before
+    the server key was replaced) gains one from a verified Basic sign-in."""
+    row = openrosa_q.user_with_ha1(g.db, user["name"])
+    if row is not None and unseal_ha1(g.db, row["name"], row["digest_ha1"]) is None:
+        with write_transaction(g.db):
+            store_digest_secret(g.db, row["id"], row["name"], password)
 
 
 def _check_digest_params(params: dict[str, str]) -> None:
@@ -145,13 +157,16 @@ def _check_digest_params(params: dict[str, str]) -> None:
         raise _digest_error("Only the MD5 Digest algorithm is supported.")
     if params.get("opaque") and params["opaque"] != auth_state().nonces.opaque:
         raise _digest_error("The Digest opaque value is not this server's; retry.")
-    if urlsplit(params["uri"]).path != request.path:
+    try:
+        uri_path = urlsplit(params["uri"]).path
+    except ValueError:
+        uri_path = None
+    if uri_path != request.path:
         raise _digest_error("The Digest uri does not match the request.")
+    if len(params["nc"]) > 16 or len(params["cnonce"]) > 256:
+        raise _digest_error("The Digest nc or cnonce is too long.")
 
 
 def _digest_error(message: str) -> OpenRosaError:
     return OpenRosaError("digest_invalid", message)
 
-
-def _public(user: dict) -> dict:
-    return {k: user[k] for k in ("id", "name", "role", "created_at", "disabled_at")}

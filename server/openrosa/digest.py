@@ -5,7 +5,9 @@ the first two parts under the server secret, so any gunicorn worker (and the
 server after a restart, as the secret is kept in the store) can check a nonce
 it did not issue. A nonce is valid for ``NONCE_TTL`` seconds; an expired one
 answers 401 with ``stale=true`` so the client retries without asking the user.
-Replays are caught per process: a (nonce, nc, cnonce) seen once is refused.
+Replays are caught by the caller, which records each (nonce, nc, cnonce) in
+the store shared by every worker until the nonce expires
+(``server.openrosa.authn``).
 
 The server keeps HA1 = md5(user:realm:password) per user, so checking a
 response costs two md5s instead of a password hash.
@@ -17,7 +19,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
@@ -67,17 +68,16 @@ def expected_response(params: dict[str, str], ha1_hex: str, method: str) -> str:
 class NonceCheck:
     valid: bool  # signed by us
     stale: bool  # signed by us but too old
+    expires_at: float = 0.0  # when it goes stale (Unix seconds)
 
 
 class Nonces:
-    """Issues and checks signed nonces; remembers nc values seen in this process."""
+    """Issues and checks signed nonces."""
 
     def __init__(self, secret: bytes, ttl: int = NONCE_TTL, clock=time.time):
         self._secret = secret
         self._ttl = ttl
         self._clock = clock
-        self._seen: dict[str, tuple[float, set[tuple[str, str]]]] = {}
-        self._lock = threading.Lock()
         self.opaque = hmac.new(secret, b"opaque", hashlib.sha256).hexdigest()[:32]
 
     def issue(self) -> str:
@@ -85,28 +85,16 @@ class Nonces:
         return f"{body}.{self._mac(body)}"
 
     def check(self, nonce: str) -> NonceCheck:
+        if not nonce.isascii():
+            return NonceCheck(valid=False, stale=False)
         body, _, mac = nonce.rpartition(".")
         stamp = body.partition(".")[0]
-        if not body or not stamp.isdigit() or not hmac.compare_digest(mac, self._mac(body)):
+        if (not body or not stamp.isdecimal() or len(stamp) > 12
+                or not hmac.compare_digest(mac, self._mac(body))):
             return NonceCheck(valid=False, stale=False)
         age = self._clock() - int(stamp)
-        return NonceCheck(valid=True, stale=age > self._ttl or age < -60)
-
-    def first_use(self, nonce: str, nc: str, cnonce: str) -> bool:
-        """True the first time (nonce, nc, cnonce) is seen here; False on a replay."""
-        now = self._clock()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._forget_before(now - self._ttl)
-            expires, used = self._seen.setdefault(nonce, (now + self._ttl, set()))
-            if (nc, cnonce) in used:
-                return False
-            used.add((nc, cnonce))
-            return True
-
-    def _forget_before(self, limit: float) -> None:
-        for key in [k for k, (exp, _) in self._seen.items() if exp - self._ttl < limit]:
-            del self._seen[key]
+        return NonceCheck(valid=True, stale=age > self._ttl or age < -60,
+                          expires_at=int(stamp) + self._ttl)
 
     def _mac(self, body: str) -> str:
         return hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).hexdigest()[:32]

@@ -149,8 +149,11 @@ def outcome(result: dict, media_count: int) -> Outcome:
     waiting = (f" Still expected: {', '.join(missing)}." if missing
                else " All attachments are here.")
     if status == "conflict":
-        why = ("it edits a version that is no longer the current one"
-               if "edit_conflict" in result.get("flags", [])
+        flags = result.get("flags", [])
+        why = ("it edits a record this account may not change (only its author or a "
+               "supervisor may)" if "edit_unauthorized" in flags
+               else "it edits a version that is no longer the current one"
+               if "edit_conflict" in flags
                else f"a different submission with instanceID {iid} was received before")
         raise OpenRosaError(
             "submission_conflict",

@@ -5,6 +5,8 @@ Pure functions from plain dicts to UTF-8 bytes; lxml does the escaping.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 XFORMS_LIST = "http://openrosa.org/xforms/xformsList"
@@ -56,8 +58,18 @@ def response(message: str, nature: str = "submit_success", extra: dict | None = 
 def _sub(parent, ns: str, tag: str, text: str | None = None):
     el = etree.SubElement(parent, f"{{{ns}}}{tag}")
     if text is not None:
-        el.text = text
+        el.text = xml_text(text)
     return el
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot hold (a NUL a client put in a
+    URL, echoed in an error message) shown as ``\\xNN`` escapes instead."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def _bytes(root) -> bytes:

@@ -1,7 +1,8 @@
 """Running the server: prepare the store once, then serve with gunicorn.
 
-Migrations and publishing the built-in RSS form happen here, before any worker
-starts, so several workers never race to migrate. gunicorn is embedded
+Migrations, the server key file (server/accounts/keys.py) and publishing the
+built-in RSS form happen here, before any worker starts, so several workers
+never race to migrate or to create the key. gunicorn is embedded
 (``BaseApplication``) so `fieldsync serve` is the production server too; the
 systemd unit in deploy/ runs the same command.
 """
@@ -16,18 +17,26 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from server import logs
-from server.accounts.users import token_create, user_add, user_list
+from server.accounts import keys
+from server.accounts.users import seal_plain_ha1, token_create, user_add, user_list
 from server.app import create_app
 from server.registry.publish import publish_builtin_rss
 from server.scores.specs import install_builtin_specs
 from server.store import open_db
 
 
-def prepare_store(db_path: str) -> tuple[dict | None, str | None]:
-    """Create/migrate the store, publish the RSS form if it is not there yet, and on
-    a store without users create ``admin`` with a first token (returned once)."""
+def prepare_store(db_path: str, key_file: str | None = None) -> tuple[dict | None, str | None]:
+    """Create/migrate the store, create the server key file if there is none yet
+    (``key_file``, by default the store's path + ".key"), seal any Digest
+    secrets an older release kept in clear, publish the RSS form if it is not
+    there yet, and on a store without users create ``admin`` with a first token
+    (returned once)."""
+    if key_file:
+        keys.use_key_file(db_path, key_file)
     db = open_db(db_path, migrate=True)
     try:
+        keys.key_for_store(db)
+        seal_plain_ha1(db)
         published = publish_builtin_rss(db)
         install_builtin_specs(db)  # scoring store (issue 6): rss-v1 into scoring_specs
         token = None
@@ -44,7 +53,7 @@ def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8000, role: str 
     logs.configure()
     log = logging.getLogger("fieldsync.serve")
     db_path = os.path.abspath(db_path)
-    published, token = prepare_store(db_path)
+    published, token = prepare_store(db_path, os.environ.get(keys.ENV_KEY_FILE))
     if published:
         log.info("published", extra={"fields": published})
     if token:

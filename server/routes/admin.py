@@ -1,12 +1,17 @@
-"""JSON API for accounts and the audit log (admin only)."""
+"""JSON API for accounts, sign-in throttles and the audit log.
+
+Admins manage accounts (``users.manage``); any signed-in person changes their
+own password (``account.self``).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, g, request
 from marshmallow import Schema, fields, validate
 
+from server.accounts import throttle
 from server.accounts import users as accounts
-from server.accounts.auth import actor, requires
+from server.accounts.auth import actor, requires, sign_in_options
 from server.routes.forms import load_json
 from server.routes.params import int_arg
 from server.store import audit
@@ -20,10 +25,20 @@ class UserSchema(Schema):
     password = fields.String(load_default=None)
 
 
+class PasswordResetSchema(Schema):
+    password = fields.String(required=True)
+
+
+class PasswordChangeSchema(Schema):
+    old_password = fields.String(required=True)
+    new_password = fields.String(required=True)
+
+
 @bp.get("/users")
 @requires("users.manage")
 def list_users():
-    return {"users": accounts.user_list(g.db)}
+    include = request.args.get("include") == "deleted"
+    return {"users": accounts.user_list(g.db, include_deleted=include)}
 
 
 @bp.post("/users")
@@ -32,6 +47,39 @@ def add_user():
     body = load_json(UserSchema())
     return accounts.user_add(g.db, body["name"], body["role"], body["password"],
                              actor=actor()), 201
+
+
+@bp.post("/users/<name>/disable")
+@requires("users.manage")
+def disable_user(name):
+    return accounts.user_disable(g.db, name, actor=actor())
+
+
+@bp.post("/users/<name>/enable")
+@requires("users.manage")
+def enable_user(name):
+    return accounts.user_enable(g.db, name, actor=actor())
+
+
+@bp.delete("/users/<name>")
+@requires("users.manage")
+def delete_user(name):
+    return accounts.user_delete(g.db, name, actor=actor())
+
+
+@bp.post("/users/<name>/password")
+@requires("users.manage")
+def reset_password(name):
+    body = load_json(PasswordResetSchema())
+    return accounts.password_reset(g.db, name, body["password"], actor=actor())
+
+
+@bp.post("/account/password")
+@requires("account.self")
+def change_own_password():
+    body = load_json(PasswordChangeSchema())
+    return accounts.password_change(g.db, g.user["name"], body["old_password"],
+                                    body["new_password"], **sign_in_options())
 
 
 @bp.post("/users/<name>/tokens")
@@ -44,6 +92,18 @@ def create_token(name):
 @requires("users.manage")
 def revoke_tokens(name):
     return {"name": name, "revoked": accounts.token_revoke(g.db, name, actor=actor())}
+
+
+@bp.get("/throttles")
+@requires("users.manage")
+def list_throttles():
+    return {"throttles": throttle.list_throttles(g.db)}
+
+
+@bp.delete("/throttles/<path:key>")
+@requires("users.manage")
+def clear_throttle(key):
+    return throttle.clear(g.db, key, actor=actor())
 
 
 @bp.get("/audit")

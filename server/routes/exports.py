@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from server.accounts.auth import requires
 from server.errors import FieldsyncError
+from server.routes.params import MAX_INTEGER
 from server.exports.stream import FORMATS, ExportOptions, export_plan, stream
 from server.store import open_db
 
@@ -35,7 +36,7 @@ def export_response(form_id: str, args) -> Response:
     # The export outlives the request's own connection: it gets its own.
     db = open_db(current_app.config["DATABASE"])
     try:
-        plan = export_plan(db, form_id, options)
+        plan = export_plan(db, form_id, options, fmt)
     except Exception:
         db.close()
         raise
@@ -58,9 +59,12 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 def options_from(args) -> ExportOptions:
     since = args.get("since", "0")
-    if not since.isdigit():
+    if not (since.isdigit() and since.isascii()):
         raise FieldsyncError("bad_request", "'since' must be a non-negative integer (a seq "
                              "from X-Fieldsync-Next).")
+    if len(since) > 19 or int(since) > MAX_INTEGER:
+        raise FieldsyncError("bad_request", f"'since' is larger than any seq (at most "
+                             f"{MAX_INTEGER}).")
     date_field = args.get("date_field", "interview_date")
     if date_field not in ("interview_date", "received_at"):
         raise FieldsyncError("bad_request", "'date_field' is interview_date or received_at.")
@@ -69,4 +73,12 @@ def options_from(args) -> ExportOptions:
         include_all=args.get("include", "current") == "all",
         country=args.get("country"), round=args.get("round"),
         review_state=args.get("review_state"), office=args.get("office"),
-        date_field=date_field, date_from=args.get("from"), date_to=args.get("to"))
+        date_field=date_field, date_from=args.get("from"), date_to=args.get("to"),
+        raw=_flag(args, "raw"))
+
+
+def _flag(args, name: str) -> bool:
+    value = args.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise FieldsyncError("bad_request", f"'{name}' is true or false.")
+    return value in ("true", "1")

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from server.registry import publish as registry
 from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
+from sync.protocol import json_problem
 
 bp = Blueprint("forms", __name__, url_prefix="/api/v1")
 
@@ -64,10 +65,17 @@ def set_state(form_id):
 
 def load_json(schema: Schema) -> dict:
     """Parse and validate a JSON body, or refuse with what to fix."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
     if data is None:
         raise FieldsyncError("json_invalid", "Send a JSON object body with Content-Type "
                              "application/json.")
+    problem = json_problem(data)
+    if problem:
+        raise FieldsyncError("json_invalid", f"The body's JSON cannot be stored: {problem}. "
+                             "Send text as UTF-8 (or paired escapes).", {"problem": problem})
     try:
         return schema.load(data)
     except ValidationError as exc:

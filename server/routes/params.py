@@ -1,15 +1,19 @@
-"""Reading parameters the same way on every route: query-string integers, and
-form ids and versions in paths (``<name:form_id>``)."""
+"""Reading parameters and request bodies the same way on every route: query-string
+integers, request bodies within the size limit, and form ids and versions in paths
+(``<name:form_id>``)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
-from flask import request
+from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from server.errors import FieldsyncError
+
+MAX_INTEGER = 2**63 - 1  # the largest integer SQLite holds (seqs, ids, limits)
 
 
 class NameConverter(BaseConverter):
@@ -38,12 +42,34 @@ class NameConverter(BaseConverter):
 
 
 def int_arg(name: str, default: int, maximum: int | None = None) -> int:
-    """A non-negative integer parameter, capped at ``maximum``; 400 when malformed."""
+    """A non-negative integer parameter, capped at ``maximum``; 400 when malformed
+    or beyond any value the store can hold."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         value = default
-    elif raw.isdigit():
-        value = int(raw)
+    elif raw.isdigit() and raw.isascii():
+        value = int(raw) if len(raw) <= 19 else MAX_INTEGER + 1
+        if value > MAX_INTEGER and maximum is None:
+            raise FieldsyncError("bad_request", f"'{name}' is larger than any value the "
+                                 f"server holds (at most {MAX_INTEGER}).")
     else:
         raise FieldsyncError("bad_request", f"'{name}' must be a non-negative integer.")
     return min(value, maximum) if maximum is not None else value
+
+
+def body_bytes() -> bytes:
+    """The request body, whether sent with Content-Length or chunked; 413 past
+    the server's limit either way. (Werkzeug reads a chunked body as empty
+    unless the WSGI server marks its input terminated, which gunicorn does not;
+    gunicorn does decode the chunks, so the raw input is read here, bounded.)"""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is not None or "chunked" not in request.headers.get(
+            "Transfer-Encoding", "").lower():
+        return request.get_data(cache=False)
+    stream = request.environ["wsgi.input"]
+    if not limit:
+        return stream.read()
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge()
+    return data

@@ -13,18 +13,19 @@ from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
 from server.ingest.pipeline import change_record, ingest
 from server.review.record import submission_get
-from server.routes.params import int_arg
+from server.routes.params import body_bytes, int_arg
 from server.store import submissions as subs_q
-from sync.protocol import load_batch
+from sync.protocol import MAX_DEPTH, json_problem, load_batch
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 MAX_INFLATED = 64 * 1024 * 1024
 MAX_CHANGES = 1000
 
 
 @bp.post("/sync/push")
-@requires("submissions.create")
+@requires("sync.push")
 def push():
     batch, records = load_batch(_json_body())
     results = ingest(
@@ -36,12 +37,12 @@ def push():
 
 
 @bp.put("/attachments/<sha256>")
-@requires("submissions.create")
+@requires("sync.push")
 def put_attachment(sha256):
     if not SHA256_RE.match(sha256):
         raise FieldsyncError("bad_request", "The attachment address must be the lowercase "
                              "hex sha256 of its bytes.")
-    body = request.get_data(cache=False)
+    body = body_bytes()
     actual = hashlib.sha256(body).hexdigest()
     if actual != sha256:
         raise FieldsyncError(
@@ -89,7 +90,7 @@ def quarantine():
 
 
 def _json_body():
-    raw = request.get_data(cache=False)
+    raw = body_bytes()
     encoding = request.headers.get("Content-Encoding", "identity").lower()
     if encoding == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -104,7 +105,17 @@ def _json_body():
     elif encoding not in ("identity", ""):
         raise FieldsyncError("encoding_unsupported", "Send the body plain or gzip-encoded.")
     try:
-        return json.loads(raw)
+        payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise FieldsyncError("json_invalid", "The body is not valid JSON; send a JSON object "
                              "with device_id, batch_id and submissions.") from None
+    except RecursionError:
+        raise FieldsyncError("json_invalid", "The body's JSON nests too deeply; send the "
+                             "records' groups and repeats as they are.") from None
+    if _SURROGATE_ESCAPE.search(raw):  # rare: only then is a full walk needed
+        problem = json_problem(payload, max_depth=MAX_DEPTH + 4)
+        if problem:
+            raise FieldsyncError("json_invalid", f"The body's JSON cannot be stored: "
+                                 f"{problem}. Send text as UTF-8 (or paired escapes).",
+                                 {"problem": problem})
+    return payload

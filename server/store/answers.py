@@ -176,4 +176,11 @@ def _instances(data: dict, repeat: str):
     yield from walk(data, repeat.split("/"), "", None)
 
 
-_CASTS = {"int": int, "decimal": float}
+def _int(value):
+    """An answer as an integer where it is one SQLite can hold; otherwise left as
+    it came (validation flags it)."""
+    number = int(value)
+    return number if -2**63 <= number < 2**63 else value
+
+
+_CASTS = {"int": _int, "decimal": float}

@@ -63,23 +63,34 @@ def open_db(path: str | Path, *, migrate: bool = False) -> Database:
 
 
 @contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
+def write_transaction(db: Database, *, durable: bool = True) -> Iterator[Database]:
     """One unit of work that writes: ``BEGIN IMMEDIATE`` takes the write lock at
     the start (waiting up to the busy timeout), so a transaction that reads and
     then writes never fails half-way because another writer got in first.
-    Inside an open transaction it nests as a savepoint."""
+    Inside an open transaction it nests as a savepoint.
+
+    ``durable=False`` commits without waiting for the disk (synchronous=NORMAL
+    for this transaction only): for bookkeeping that a power cut may lose
+    without harm (sign-in state), never for what acknowledges a record. The
+    next durable commit writes it to disk too."""
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
-    _begin_immediate(db.conn)
+    if not durable:
+        db.conn.execute("PRAGMA synchronous = NORMAL")
     try:
-        yield db
-    except BaseException:
-        db.conn.rollback()
-        raise
-    else:
-        db.conn.execute("COMMIT")
+        _begin_immediate(db.conn)
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        else:
+            db.conn.execute("COMMIT")
+    finally:
+        if not durable:
+            db.conn.execute("PRAGMA synchronous = FULL")
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:

@@ -37,6 +37,23 @@ BASE_COLUMNS = (
 )
 
 
+# Base columns whose text the server made itself; every other text a spreadsheet
+# might read as a formula is neutralised unless a raw export is asked for.
+SERVER_MADE = frozenset({"seq", "instance_id", "logical_id", "state", "received_at"})
+# Text that starts like a formula (=, +, -, @, tab, carriage return) gets a
+# leading apostrophe, unless it is only a number or numbers (a negative
+# number, a geopoint "-12.5 45.2 0 0", a geotrace "...;..."), which no
+# spreadsheet runs. Numbers stored as numbers are never touched.
+_SAFE_TEXT = ("CASE WHEN substr({x}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13)) "
+              "AND typeof({x}) = 'text' AND NOT ({x} GLOB '[+-][0-9.]*' "
+              "AND {x} NOT GLOB '*[^0-9. ;+-]*') THEN char(39) || {x} ELSE {x} END")
+
+
+def safe_text(expr: str) -> str:
+    """``expr`` as a CSV cell that a spreadsheet shows as text, never runs."""
+    return _SAFE_TEXT.format(x=expr)
+
+
 def open_snapshot(db: Database) -> int:
     """Begin a read transaction on ``db``; returns the last seq it sees."""
     db.execute("BEGIN")
@@ -59,13 +76,15 @@ def has_table(db: Database, table: str) -> bool:
 
 def iter_main(db: Database, form_id: str, answer_columns: list[str], *, since: int,
               upto: int, where: list[tuple[str, list]], include_all: bool,
-              splits: dict[str, list[str]] | None = None):
+              splits: dict[str, list[str]] | None = None, neutralise: bool = False):
     """Rows of BASE_COLUMNS + ``answer_columns`` (each select_multiple in ``splits``
     followed by one 0/1 column per choice), ordered by seq: a live cursor whose
-    rows are ready to write, with no per-row work left in Python."""
+    rows are ready to write, with no per-row work left in Python. ``neutralise``:
+    text that a spreadsheet would run as a formula comes out as text (CSV)."""
     table = main_table(form_id)
-    select, select_params = _answers_select("a", answer_columns, splits or {})
-    select = [expr for _, expr in BASE_COLUMNS] + select
+    select, select_params = _answers_select("a", answer_columns, splits or {}, neutralise)
+    select = [safe_text(expr) if neutralise and name not in SERVER_MADE else expr
+              for name, expr in BASE_COLUMNS] + select
     join = (f"LEFT JOIN {q(table)} a ON a.submission_id = s.id"
             if has_table(db, table) else "")
     sql, params = _where(f"SELECT {', '.join(select)} FROM submissions s {join}",
@@ -73,13 +92,14 @@ def iter_main(db: Database, form_id: str, answer_columns: list[str], *, since: i
     return db.conn.execute(sql + " ORDER BY s.seq", select_params + params)
 
 
-def _answers_select(alias: str, columns: list[str], splits: dict[str, list[str]]):
+def _answers_select(alias: str, columns: list[str], splits: dict[str, list[str]],
+                    neutralise: bool = False):
     """Answer columns, each select_multiple followed by its choices as 1/0, and NULL
     when unanswered (NULL || ' ' is NULL, so instr(...) > 0 is NULL too)."""
     select, params = [], []
     for c in columns:
         col = f"{alias}.{q(c)}"
-        select.append(col)
+        select.append(safe_text(col) if neutralise else col)
         for choice in splits.get(c, ()):
             select.append(f"instr(' ' || {col} || ' ', ?) > 0")
             params.append(f" {choice} ")
@@ -88,11 +108,11 @@ def _answers_select(alias: str, columns: list[str], splits: dict[str, list[str]]
 
 def iter_repeat(db: Database, form_id: str, repeat: str, answer_columns: list[str], *,
                 since: int, upto: int, where: list[tuple[str, list]], include_all: bool,
-                splits: dict[str, list[str]] | None = None):
+                splits: dict[str, list[str]] | None = None, neutralise: bool = False):
     """Rows of (seq, instance_id, _index, _parent_index, answers...) of one repeat."""
     table = repeat_table(form_id, repeat)
     main = main_table(form_id)
-    answers, select_params = _answers_select("r", answer_columns, splits or {})
+    answers, select_params = _answers_select("r", answer_columns, splits or {}, neutralise)
     select = ["s.seq", "s.instance_id", "r._index", "r._parent_index"] + answers
     join = f"JOIN {q(table)} r ON r.submission_id = s.id"
     if has_table(db, main):

@@ -1,5 +1,6 @@
-"""Queries for the OpenRosa door: form media files, Digest HA1 values and the
-server secret that signs Digest nonces and salts the Basic credentials cache."""
+"""Queries for the OpenRosa door: form media files, Digest HA1 values (sealed
+with the server key, server/accounts/keys.py) and the server secret that signs
+Digest nonces."""
 
 from __future__ import annotations
 
@@ -25,15 +26,21 @@ def set_digest_ha1(db: Database, user_id: int, ha1: str | None) -> None:
     db.execute("UPDATE users SET digest_ha1 = ? WHERE id = ?", [ha1, user_id])
 
 
+_HA1_KEYS = ("id", "name", "role", "password_hash", "created_at", "disabled_at",
+             "deleted_at", "digest_ha1")
+
+
 def user_with_ha1(db: Database, name: str) -> dict | None:
-    row = db.execute(
-        "SELECT id, name, role, password_hash, created_at, disabled_at, digest_ha1 "
-        "FROM users WHERE name = ?", [name],
-    ).fetchone()
-    if row is None:
-        return None
-    keys = ["id", "name", "role", "password_hash", "created_at", "disabled_at", "digest_ha1"]
-    return dict(zip(keys, row))
+    """The user with its (sealed) Digest HA1."""
+    row = db.execute(f"SELECT {', '.join(_HA1_KEYS)} FROM users WHERE name = ?",
+                     [name]).fetchone()
+    return dict(zip(_HA1_KEYS, row)) if row is not None else None
+
+
+def digest_ha1_values(db: Database) -> list[tuple[int, str, str]]:
+    """(id, name, digest_ha1) of every user holding one."""
+    return db.execute("SELECT id, name, digest_ha1 FROM users "
+                      "WHERE digest_ha1 IS NOT NULL").fetchall()
 
 
 def list_media(db: Database, form_id: str, version: str) -> list[dict]:

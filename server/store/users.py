@@ -6,14 +6,14 @@ from sqlite_utils import Database
 
 from server.store.clock import utcnow
 
-USER_COLUMNS = "id, name, role, password_hash, created_at, disabled_at"
+USER_KEYS = ("id", "name", "role", "password_hash", "created_at", "disabled_at", "deleted_at")
+USER_COLUMNS = ", ".join(USER_KEYS)
 
 
 def _user(row) -> dict | None:
     if row is None:
         return None
-    keys = ["id", "name", "role", "password_hash", "created_at", "disabled_at"]
-    return dict(zip(keys, row))
+    return dict(zip(USER_KEYS, row))
 
 
 def insert_user(db: Database, name: str, role: str, password_hash: str | None) -> dict:
@@ -32,9 +32,21 @@ def get_user_by_id(db: Database, user_id: int) -> dict | None:
     return _user(db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", [user_id]).fetchone())
 
 
-def list_users(db: Database) -> list[dict]:
-    rows = db.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY name").fetchall()
+def list_users(db: Database, include_deleted: bool = False) -> list[dict]:
+    where = "" if include_deleted else "WHERE deleted_at IS NULL "
+    rows = db.execute(f"SELECT {USER_COLUMNS} FROM users {where}ORDER BY name").fetchall()
     return [_user(r) for r in rows]
+
+
+def set_disabled(db: Database, user_id: int, disabled_at: str | None) -> None:
+    db.execute("UPDATE users SET disabled_at = ? WHERE id = ?", [disabled_at, user_id])
+
+
+def mark_deleted(db: Database, user_id: int) -> None:
+    """Keep the row (records name their author) but no way to sign in."""
+    now = utcnow()
+    db.execute("UPDATE users SET deleted_at = ?, disabled_at = coalesce(disabled_at, ?), "
+               "password_hash = NULL, digest_ha1 = NULL WHERE id = ?", [now, now, user_id])
 
 
 def set_password_hash(db: Database, user_id: int, password_hash: str) -> None:
@@ -50,10 +62,11 @@ def insert_token(db: Database, user_id: int, token_hash: str) -> int:
 
 
 def user_for_token(db: Database, token_hash: str) -> dict | None:
+    """The user of a live token, disabled or not (the caller checks that)."""
     row = db.execute(
-        f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))} "
+        f"SELECT {', '.join('u.' + c for c in USER_KEYS)} "
         "FROM tokens t JOIN users u ON u.id = t.user_id "
-        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+        "WHERE t.token_hash = ? AND t.revoked_at IS NULL",
         [token_hash],
     ).fetchone()
     return _user(row)

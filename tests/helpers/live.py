@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, db_path: Path, *, role: str = "office", workers: int = 1,
+    def __init__(self, db_path: Path, *, role: str = "office", workers: int = 2,
                  threads: int = 4, env: dict | None = None):
         self.db_path = Path(db_path)
         self.role = role

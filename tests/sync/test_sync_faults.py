@@ -65,7 +65,8 @@ def test_push_through_cut_connections_stores_each_record_once(site, tmp_path):
 def test_resend_of_everything_is_answered_duplicate_and_adds_no_row(site, tmp_path):
     db = make_device(tmp_path, site, 200, name="resend")
     first = device.push(db, batch_size=100)
-    assert first["by_status"] == {"created": 200} or sum(first["by_status"].values()) == 200
+    # every record lacks the RSS form's required `consent`: stored, flagged invalid
+    assert first["by_status"] == {"flagged": 200}
     before = site.rows()
     with DeviceStore.open(db) as store:
         store.db.execute("UPDATE records SET state = 'queued'")
@@ -98,6 +99,14 @@ def test_server_killed_mid_batch_then_restarted_loses_and_duplicates_nothing(own
     own_site.server.start()
     worker.join(90)
     assert not worker.is_alive()
+    # the push rode out the kill and the restart on its own retries: every record
+    # acknowledged once, new ones flagged (no `consent`), and at most the one
+    # batch in flight at the kill, stored but not acknowledged, answered duplicate
+    assert "error" not in outcome, repr(outcome.get("error"))
+    summary = outcome["summary"]
+    assert summary["acknowledged"] == 400 and summary["queued"] == 0
+    assert set(summary["by_status"]) <= {"flagged", "duplicate"}
+    assert summary["by_status"].get("duplicate", 0) <= 20
     push_until_done(db, batch_size=20)
     assert_server_holds_exactly(own_site, db)
 

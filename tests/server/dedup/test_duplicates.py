@@ -366,7 +366,7 @@ def test_hq_keeps_its_own_probable_duplicate_flag_when_an_office_forwards_an_upd
 
 
 def test_migration_0013_drops_the_stored_typo_index_and_typos_are_still_found(rss):
-    from server.store.migrations import m0013_typo_keys_by_round_and_day
+    from server.store.migrations.core import m0013_typo_keys_by_round_and_day
     push(rss, build(BEST, interview_date="2026-02-10"))
     rss.execute("DROP INDEX respondent_keys_round_day")  # as before 0013
     rss.execute("DROP INDEX respondent_keys_person")

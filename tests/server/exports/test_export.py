@@ -29,7 +29,7 @@ def store(tmp_path):
 
 
 def export_text(db, form_id="rss", fmt="csv", **options) -> tuple[bytes, int]:
-    plan = export_plan(db, form_id, ExportOptions(**options))
+    plan = export_plan(db, form_id, ExportOptions(**options), fmt)
     return b"".join(stream(db, plan, fmt)), plan.next
 
 

@@ -1,17 +1,11 @@
-"""Numbered schema migrations, applied at start and recorded in the database.
-
-Each migration is a function registered in order; sqlite-utils records the ones
-applied in ``_sqlite_migrations`` and runs each inside a transaction, so an old
-store upgrades in place and a failed step leaves it as it was. Append new
-migrations at the end with the next number; never edit or reorder applied ones.
-"""
+"""The core schema: users, tokens and audit, forms, submissions and the change sequence,
+scores, probable duplicates and their indexes, the outbox."""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("fieldsync")
+from server.store.migrations import migrations
 
 
 @migrations(name="0001_users_tokens_audit")
@@ -78,13 +72,6 @@ def m0002_forms(db: Database) -> None:
             UNIQUE (form_id, version)
         )"""
     )
-
-
-def migrate(db: Database) -> list[str]:
-    """Apply pending migrations; return the names applied now."""
-    pending = [m.name for m in migrations.pending(db)]
-    migrations.apply(db)
-    return pending
 
 
 @migrations(name="0003_submissions")
@@ -440,128 +427,3 @@ def m0014_logical_index_of_edits_only(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS submissions_logical")
     db.execute("CREATE INDEX submissions_logical_edits ON submissions(logical_id) "
                "WHERE logical_id != instance_id")
-
-
-@migrations(name="0020_entity_lists")
-def m0020_entity_lists(db: Database) -> None:
-    # Entity lists (issue 23, server/entities): the people or things forms are
-    # about, written by submissions in the record's own transaction, imported by
-    # the office, served to tablets as form media. ``properties``: the list's
-    # columns in order of first use.
-    db.execute("""CREATE TABLE entity_lists (
-        name TEXT PRIMARY KEY, properties TEXT NOT NULL DEFAULT '[]', key_property TEXT,
-        created_at TEXT NOT NULL, created_by TEXT)""")
-    # Each entity as it is now. ``key_norm``: the normalised value of the list's
-    # key property (a case id), which no second entity may take; ``assignee``:
-    # the user or team whose tablets carry it (NULL: every tablet).
-    db.execute("""CREATE TABLE entities (
-        id INTEGER PRIMARY KEY, list TEXT NOT NULL REFERENCES entity_lists(name),
-        uuid TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT NULL,
-        properties TEXT NOT NULL DEFAULT '{}', assignee TEXT, key_norm TEXT,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-        open_conflicts INTEGER NOT NULL DEFAULT 0, UNIQUE (list, uuid))""")
-    db.execute("CREATE INDEX entities_assignee ON entities(list, assignee, id)")
-    db.execute("CREATE INDEX entities_key ON entities(list, key_norm) "
-               "WHERE key_norm IS NOT NULL")
-    # Every version: what it became, what changed, where from (a submission, an
-    # import, a reviewer). A list's newest version row is its revision, from
-    # which the list file's OpenRosa hash is derived (found through
-    # ``entity_versions_list``, to which new versions append).
-    db.execute("""CREATE TABLE entity_versions (
-        list TEXT NOT NULL, entity_id INTEGER NOT NULL REFERENCES entities(id),
-        version INTEGER NOT NULL, label TEXT NOT NULL, properties TEXT NOT NULL,
-        changes TEXT NOT NULL,
-        source TEXT NOT NULL CHECK (source IN ('submission','import','review','api')),
-        submission_id INTEGER REFERENCES submissions(id), base_version INTEGER,
-        branch_id TEXT, actor TEXT, at TEXT NOT NULL, PRIMARY KEY (entity_id, version))""")
-    db.execute("CREATE INDEX entity_versions_list ON entity_versions(list)")
-    db.execute("CREATE INDEX entity_versions_submission ON entity_versions(submission_id) "
-               "WHERE submission_id IS NOT NULL")
-    # A change a submission asked for that was not applied (an update from an old
-    # version, an unknown entity, a taken key), kept whole for a reviewer.
-    db.execute("""CREATE TABLE entity_conflicts (
-        id INTEGER PRIMARY KEY, list TEXT NOT NULL, entity_uuid TEXT NOT NULL,
-        entity_id INTEGER REFERENCES entities(id),
-        submission_id INTEGER REFERENCES submissions(id), reason TEXT NOT NULL,
-        base_version INTEGER, current_version INTEGER, proposed TEXT NOT NULL,
-        detected_at TEXT NOT NULL,
-        resolution TEXT CHECK (resolution IN ('applied','dismissed')),
-        resolved_by TEXT, resolved_at TEXT, comment TEXT)""")
-    db.execute("CREATE INDEX entity_conflicts_open ON entity_conflicts(list, id) "
-               "WHERE resolution IS NULL")
-    db.execute("CREATE INDEX entity_conflicts_entity ON entity_conflicts(entity_id)")
-    db.execute("""CREATE TABLE entity_teams (team TEXT NOT NULL, user_name TEXT NOT NULL,
-        PRIMARY KEY (team, user_name)) WITHOUT ROWID""")
-    db.execute("CREATE INDEX entity_teams_user ON entity_teams(user_name)")
-    # Follow-up rounds and their intervals, per form (server/entities/due.py).
-    db.execute("""CREATE TABLE due_schedules (form_id TEXT PRIMARY KEY,
-        schedule TEXT NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT)""")
-
-
-@migrations(name="0025_central_sessions")
-def m0025_central_sessions(db: Database) -> None:
-    # Sessions of the Central-compatible API (POST /v1/sessions): a bearer token
-    # (stored as its sha256) that expires, apart from fieldsync's API tokens,
-    # which do not (server/central/auth.py).
-    db.execute(
-        """CREATE TABLE central_sessions (
-            id INTEGER PRIMARY KEY,
-            token_hash TEXT NOT NULL UNIQUE,
-            user_id INTEGER NOT NULL REFERENCES users(id),
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            ended_at TEXT
-        )"""
-    )
-
-
-@migrations(name="0030_console_activity")
-def m0030_console_activity(db: Database) -> None:
-    # What the console's overview and sync-status pages show, kept up to date by
-    # ingest (one upsert per device and per form and day, per batch) so they
-    # never count a million rows: the last push of each tablet and enumerator,
-    # and the records each form received each day. Filled here from the rows
-    # a store already holds.
-    db.execute(
-        """CREATE TABLE device_activity (
-            device_id TEXT NOT NULL,
-            enumerator TEXT NOT NULL,
-            first_push_at TEXT NOT NULL,
-            last_push_at TEXT NOT NULL,
-            pushes INTEGER NOT NULL DEFAULT 0,
-            records INTEGER NOT NULL DEFAULT 0,
-            last_door TEXT,
-            last_problem TEXT,
-            last_problem_at TEXT,
-            PRIMARY KEY (device_id, enumerator)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE form_day_counts (
-            form_id TEXT NOT NULL,
-            day TEXT NOT NULL,
-            received INTEGER NOT NULL DEFAULT 0,
-            PRIMARY KEY (form_id, day)
-        )"""
-    )
-    db.execute(
-        "INSERT INTO device_activity (device_id, enumerator, first_push_at, last_push_at, "
-        "pushes, records) SELECT coalesce(device_id, ''), coalesce(submitted_by, ''), "
-        "min(received_at), max(received_at), count(DISTINCT received_at), count(*) "
-        "FROM submissions WHERE json_extract(origin, '$.door') IS NOT 'review' "
-        "GROUP BY coalesce(device_id, ''), coalesce(submitted_by, '')")
-    db.execute(
-        "INSERT INTO form_day_counts (form_id, day, received) "
-        "SELECT form_id, substr(received_at, 1, 10), count(*) FROM submissions "
-        "GROUP BY form_id, substr(received_at, 1, 10)")
-
-
-@migrations(name="0031_user_preferences")
-def m0031_user_preferences(db: Database) -> None:
-    # A user's choices in the console (the language), apart from the account.
-    db.execute(
-        """CREATE TABLE user_preferences (
-            user_id INTEGER PRIMARY KEY REFERENCES users(id),
-            language TEXT
-        )"""
-    )
