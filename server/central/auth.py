@@ -7,7 +7,7 @@ OData). It accepts, as ODK Central does,
   ``POST /v1/sessions`` (pyodk, ruODK's token mode) or a fieldsync API token
   (``fieldsync token create``), checked by ``server.accounts.users.authenticate_token``;
 - ``Authorization: Basic base64(user:password)`` (Excel, Power BI, ruODK),
-  checked on every request by ``server.accounts.users.authenticate_password``.
+  checked on every request by ``server.accounts.login.check_password``.
 
 Passwords are checked only through ``server.accounts`` (so its rules, such as
 refusing a disabled account, hold on these doors too); a session stores its
@@ -25,7 +25,10 @@ from datetime import datetime, timedelta, timezone
 from flask import g, request
 from sqlite_utils import Database
 
-from server.accounts.users import authenticate_password, authenticate_token, hash_token
+from server.accounts import login
+from server.accounts.auth import sign_in_options
+from server.accounts.users import authenticate_token, hash_token
+from server.errors import FieldsyncError
 from server.central.errors import CentralError
 from server.store import audit
 from server.store import central as central_q
@@ -62,8 +65,18 @@ def bearer_token_user(db: Database, token: str) -> dict | None:
     user_id = central_q.session_user_id(db, hash_token(token), utcnow())
     if user_id is not None:
         user = users_q.get_user_by_id(db, user_id)
-        return user if user is not None and not user["disabled_at"] else None
+        return user if user is not None and _active(user) else None
     return authenticate_token(db, token)
+
+
+def _active(user: dict) -> bool:
+    """The one active-account check (``login.require_active``), answered as Central
+    does: a retired account cannot authenticate (401), whatever the credential."""
+    try:
+        login.require_active(user)
+    except FieldsyncError:
+        return False
+    return True
 
 
 def _basic_user(db: Database, credentials: str) -> dict | None:
@@ -73,13 +86,25 @@ def _basic_user(db: Database, credentials: str) -> dict | None:
         raise CentralError("credentials_invalid", "The Basic credentials are not base64 of "
                            "'user:password'.") from None
     name, sep, password = text.partition(":")
-    return authenticate_password(db, name, password) if sep else None
+    return _password_user(db, name, password) if sep else None
+
+
+def _password_user(db: Database, name: str, password: str) -> dict | None:
+    """The throttled, logged password check every door uses. A wrong password or a
+    disabled account is Central's ``credentials_invalid`` (401, as Central answers
+    for a retired user); a throttle keeps its 429 with Retry-After."""
+    try:
+        return login.check_password(db, name, password, scheme="central", **sign_in_options())
+    except FieldsyncError as exc:
+        if exc.code in ("auth_failed", "account_disabled"):
+            return None
+        raise
 
 
 def session_create(db: Database, email: str, password: str) -> dict:
     """Log in (Central's ``POST /v1/sessions``): a new session token for a user
     whose password checks out. ``email`` is the fieldsync user name."""
-    user = authenticate_password(db, email, password)
+    user = _password_user(db, email, password)
     if user is None:
         raise CentralError("credentials_invalid",
                            "Could not authenticate with the provided credentials.")

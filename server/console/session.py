@@ -21,8 +21,9 @@ from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlite_utils import Database
 
-from server.accounts.users import authenticate_password
-from server.store import audit
+from server.accounts import login
+from server.accounts.auth import sign_in_options
+from server.errors import FieldsyncError
 from server.store import preferences as prefs_q
 from server.store import users as users_q
 
@@ -30,13 +31,17 @@ IDLE_MINUTES = 120
 TOUCH_EVERY_S = 60  # rewrite the "last used" time at most this often
 
 
-def sign_in(db: Database, name: str, password: str, *, address: str | None) -> dict | None:
-    """The user whose name and password these are, or None."""
-    user = authenticate_password(db, name, password)
-    if user is None:
-        with db.atomic():
-            audit.record(db, None, "console.login_failed", name, {"address": address})
-    return user
+def sign_in(db: Database, name: str, password: str) -> dict | None:
+    """The active user whose name and password these are, or None for a wrong
+    pair. Throttled and logged as every door's sign-in is (``login_throttled``
+    and ``account_disabled`` are raised for the page to show)."""
+    try:
+        user = login.check_password(db, name, password, scheme="console", **sign_in_options())
+    except FieldsyncError as exc:
+        if exc.code == "auth_failed":
+            return None
+        raise
+    return users_q.get_user_by_id(db, user["id"])  # the row: the session keeps its hash's print
 
 
 def start_session(user: dict, lang: str | None = None) -> None:
@@ -66,7 +71,7 @@ def session_user() -> dict | None:
     idle = current_app.config.get("CONSOLE_IDLE_MINUTES", IDLE_MINUTES) * 60
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     user = users_q.get_user_by_id(g.db, uid)
-    if (user is None or user["disabled_at"] or session.get("pw") != _fingerprint(user)
+    if (user is None or user["disabled_at"] or user.get("deleted_at") or session.get("pw") != _fingerprint(user)
             or now - session.get("seen", 0) > idle or now - session.get("at", 0) > lifetime):
         end_session()
         return None

@@ -15,8 +15,7 @@ def login():
     if request.method == "GET":
         return render("login.html", next=target, username="", failed=False)
     name = request.form.get("username", "").strip()
-    user = sign_in(g.db, name, request.form.get("password", ""),
-                   address=request.remote_addr)
+    user = sign_in(g.db, name, request.form.get("password", ""))
     if user is None:
         return render("login.html", next=target, username=name, failed=True), 401
     start_session(user, session.get("lang"))
