@@ -45,28 +45,30 @@ def reconcile(db: Database, client: EnketoClient, settings: Settings, form_id: s
     failure of the form's own survey is raised after everything was recorded."""
     form = registry.form_get(db, form_id)
     wanted = form["state"] == OPEN
-    targets = [(enketo_q.FORM_SURVEY, settings.server_url, wanted)]
+    failure = _sync_one(db, client, form_id, enketo_q.FORM_SURVEY, settings.server_url,
+                        None, wanted)
     for link in enketo_q.links_of(db, form_id):
         token = public.token_of(db, link)
-        url = public.door_url(settings.server_url, token) if token else None
-        targets.append((link["id"], url, wanted and link["revoked_at"] is None and bool(url)))
-    failure = None
-    for link_id, url, active in targets:
-        error = _sync_one(db, client, form_id, link_id, url, active)
-        if error is not None and link_id == enketo_q.FORM_SURVEY:
-            failure = error
+        if token is not None:  # None: the store was moved without its key
+            _sync_one(db, client, form_id, link["id"], settings.server_url, token,
+                      wanted and link["revoked_at"] is None)
     if strict and failure is not None:
         raise failure
     return enketo_links(db, form_id)
 
 
-def _sync_one(db: Database, client: EnketoClient, form_id: str, link_id: int,
-              url: str | None, active: bool) -> EnketoError | None:
+def _sync_one(db: Database, client: EnketoClient, form_id: str, link_id: int, base: str,
+              token: str | None, active: bool) -> EnketoError | None:
+    """Ask Enketo to serve (or stop) one survey; record the answer. The row keeps
+    the server's base address the survey was made under (a public link's
+    address adds its token, which is never stored in clear)."""
     row = enketo_q.survey_get(db, form_id, link_id)
-    answer: dict = {}
     if not active and (row is None or (not row["active"] and row["synced"])):
         return None  # Enketo never had it, or already stopped it
-    url = row["server_url"] if (row is not None and not active) else url
+    if row is not None and not active:
+        base = row["server_url"]  # stop the survey Enketo knows, under its address
+    url = public.door_url(base, token) if token else base
+    answer: dict = {}
     try:
         if active:
             answer = client.survey_all(url, form_id)
@@ -76,7 +78,7 @@ def _sync_one(db: Database, client: EnketoClient, form_id: str, link_id: int,
     except EnketoError as exc:
         error = exc
     with write_transaction(db):
-        enketo_q.survey_put(db, form_id, link_id, server_url=url, active=active,
+        enketo_q.survey_put(db, form_id, link_id, server_url=base, active=active,
                             synced=error is None, links=answer.get("links"),
                             enketo_id=answer.get("enketo_id"),
                             error=error.message if error else None)

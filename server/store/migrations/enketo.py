@@ -10,9 +10,10 @@ from server.store.migrations import migrations
 @migrations(name="0035_enketo_surveys")
 def m0035_enketo_surveys(db: Database) -> None:
     # One row per Enketo survey fieldsync asked for: a form's own (link_id 0) and
-    # one per public link. ``server_url`` is the address Enketo was given for it
-    # (Enketo keys its surveys by that address and the form id), kept so the
-    # survey can be deactivated later even if the server's address changed.
+    # one per public link. ``server_url`` is the server's address the survey was
+    # made under (Enketo keys its surveys by the address it was given and the
+    # form id; a public link's address adds its token, never stored in clear),
+    # kept so the survey can be deactivated later even if the address changed.
     # ``active``: what fieldsync wants (the form is open, the link not revoked);
     # ``synced``: whether Enketo was told so (0 when it could not be reached: the
     # next refresh tries again). ``links``: Enketo's answer (url, offline_url,
