@@ -5,11 +5,11 @@ attachment URLs Enketo's media proxy fetches a record's files from."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
+from marshmallow import Schema, fields
 
 from server.accounts.auth import actor, requires
 from server.enketo import edit, media, public, surveys, web
 from server.routes.forms import load_json
-from marshmallow import Schema, fields
 
 bp = Blueprint("enketo", __name__, url_prefix="/api/v1")
 
