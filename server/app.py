@@ -38,6 +38,12 @@ DEFAULTS = {
     "KEY_FILE": None,  # the server key (server/accounts/keys.py); default DATABASE + ".key"
     "LOGIN_THROTTLE": True,  # back-off after failed sign-ins (server/accounts/throttle.py)
     "TRUSTED_PROXIES": 0,  # reverse proxies in front whose X-Forwarded-For to believe
+    # Web forms in Enketo (docs/enketo.md, server/enketo/settings.py): Enketo's public
+    # address and API key (a secret, never logged), and this server's public address
+    "ENKETO_URL": None,
+    "ENKETO_API_KEY": None,
+    "SERVER_URL": None,
+    "PUBLIC_LINK_SUBMISSIONS_PER_HOUR": 120,  # per client address, through public links
 }
 ENV_PREFIX = "FIELDSYNC"
 HTTP_CODES = {
@@ -130,6 +136,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(entities_bp)  # issue 23
     app.register_blueprint(central_bp)
     app.register_blueprint(odata_bp)
+    from server.routes.enketo import bp as enketo_bp  # web forms in Enketo
+    from server.routes.public import bp as public_bp  # public links' OpenRosa door
+
+    app.register_blueprint(enketo_bp)
+    app.register_blueprint(public_bp)
     from server.routes.office import bp as office_bp  # the web console's JSON twins
     from server.console import init_app as init_console
 

@@ -48,6 +48,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "account.self": ALL,  # one's own account and sessions (Central's /v1/users/current)
     # set up a tablet for an enumerator (the console's Collect QR code with an account)
     "devices.configure": frozenset({"admin", "supervisor"}),
+    # Web forms in Enketo (server/enketo): a supervisor edits a record there through
+    # submissions.review; links are refreshed and public links made through
+    # forms.manage. Two callers hold no account, only a capability their
+    # authenticator checks (server/enketo/web.py): a live public link (list and
+    # submit its one form) and a signed attachment URL (one record's files, briefly).
+    "public_link.submit": frozenset({"public_link"}),
+    "enketo.media": frozenset({"signed_url"}),
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;

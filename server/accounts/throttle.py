@@ -21,6 +21,11 @@ checked, then reports ``failed`` or ``succeeded``. The state is in the store
 
 An admin sees the keys with ``list_throttles`` and lifts one with ``clear``
 (``fieldsync throttle list|clear``, ``GET|DELETE /api/v1/throttles``).
+
+The same store limits what anonymous callers may do: ``count_event`` counts
+one event (a public link's submission, server/enketo/public.py) against a key
+such as ``public:ADDR`` and allows a number per hour, listed and cleared like
+the rest.
 """
 
 from __future__ import annotations
@@ -146,6 +151,28 @@ def succeeded(db: Database, gate_: Gate) -> None:
     if len(_remembered) >= 10_000:
         _remembered.clear()
     _remembered[pair] = last_ok
+
+
+EVENT_WINDOW_SECONDS = 3600.0
+
+
+def count_event(db: Database, key: str, per_hour: int, now: float | None = None) -> int:
+    """Count one event against ``key``, at most ``per_hour`` in the hour from the
+    first; returns 0 when it was within the limit (and counted), otherwise the
+    seconds until the hour is over (the event is not counted)."""
+    now = clock() if now is None else now
+    with write_transaction(db, durable=False):
+        row = logins_q.throttles_for(db, [key]).get(key)
+        if row is None or now - row["first_failed_at"] >= EVENT_WINDOW_SECONDS:
+            row = {"key": key, "failures": 0, "first_failed_at": now, "blocked_until": 0.0}
+        if row["failures"] >= per_hour:
+            return max(1, math.ceil(row["first_failed_at"] + EVENT_WINDOW_SECONDS - now))
+        count = row["failures"] + 1
+        full = count >= per_hour
+        logins_q.put_throttle(db, {
+            **row, "failures": count, "last_failed_at": now,
+            "blocked_until": row["first_failed_at"] + EVENT_WINDOW_SECONDS if full else 0.0})
+    return 0
 
 
 def _known(db: Database, name: str, address: str, now: float) -> bool:

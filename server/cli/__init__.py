@@ -26,9 +26,10 @@ def _register() -> None:
     from server.cli import score  # issue 6: score, scoring, rescore, trends
     from server.cli import review  # issue 7: review queues and duplicates
     from server.cli import entities  # issue 23: entity lists and due lists
+    from server.cli import enketo  # web forms in Enketo, public links
 
     for module in (accounts, device, forms, serve, worker, export, backup, review, score,
-                   entities):
+                   entities, enketo):
         module.register(cli)
 
 

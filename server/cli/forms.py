@@ -15,6 +15,7 @@ from forms.xpath.values import timezone_named
 from server.ingest.timezone import TIMEZONE_ENV, server_timezone
 from server.registry import publish as registry
 from server.cli.common import db_option, store
+from server.cli.enketo import follow_form
 
 
 def register(cli: click.Group) -> None:
@@ -31,8 +32,10 @@ def forms():
 @db_option
 def forms_publish(file, db_path):
     """Publish an XLSForm (.xlsx, .xls, .csv or .md); prints FORM_ID VERSION."""
-    answer = registry.forms_publish(store(db_path), file.read_bytes(), file.name, actor="cli")
+    db = store(db_path)
+    answer = registry.forms_publish(db, file.read_bytes(), file.name, actor="cli")
     click.echo(f"{answer['form_id']} {answer['version']}")
+    follow_form(db, answer["form_id"])  # its web-form links, when Enketo is set up
     if not answer["created"]:
         click.echo("(already published with the same content)", err=True)
     for line in _expression_lines(answer["expressions"]):
@@ -53,7 +56,9 @@ def forms_list(db_path):
 @db_option
 def forms_state(form_id, state, db_path):
     """Set a form open, closing (still accepts records) or closed."""
-    registry.form_set_state(store(db_path), form_id, state, actor="cli")
+    db = store(db_path)
+    registry.form_set_state(db, form_id, state, actor="cli")
+    follow_form(db, form_id)  # closing or closed: its web-form links stop accepting
     click.echo(f"{form_id} {state}")
 
 

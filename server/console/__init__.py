@@ -21,6 +21,7 @@ from server.console.session import CookieSessions
 def init_app(app: Flask) -> None:
     from server.console.views import (admin, auth, forms, office,  # noqa: F401
                                       review, scores, submissions)
+    from server.console.views import enketo  # noqa: F401  web forms, public links
 
     app.session_interface = CookieSessions()
     i18n.init_app(app)

@@ -117,6 +117,26 @@ MESSAGES: dict[str, str] = {
     "odata_unsupported": N_("This OData feature is not served by fieldsync."),
     "odata_format_unacceptable": N_("Ask for JSON (or XML for $metadata)."),
     "odata_table_unknown": N_("This form has no such table."),
+    # server.enketo.errors
+    "enketo_not_configured": N_("Enketo is not set up on this server: set its address, its "
+                                "API key and this server's address (docs/enketo.md)."),
+    "enketo_unreachable": N_("Enketo did not answer; check its address and that it runs."),
+    "enketo_refused": N_("Enketo refused the request; the details say why."),
+    "enketo_edit_busy": N_("This record was opened for editing in Enketo less than a minute "
+                           "ago; wait a minute and try again."),
+    "enketo_form_not_open": N_("The form is not open: its web forms are switched off."),
+    "enketo_record_not_current": N_("This record has no current version to edit; resolve "
+                                    "it first."),
+    "media_link_invalid": N_("This attachment link was altered or is not for this record."),
+    "media_link_expired": N_("This attachment link has expired; open the edit again."),
+    "public_link_unknown": N_("This link is unknown or was revoked; ask the survey's "
+                              "organisers for a current link."),
+    "public_link_closed": N_("This survey is closed and takes no more answers."),
+    "public_link_form_mismatch": N_("This link accepts records of its own form only."),
+    "public_link_edit_refused": N_("A public link adds new records; it cannot change one "
+                                   "already sent."),
+    "public_link_throttled": N_("Too many submissions from this address; try again later."),
+    "public_link_label_invalid": N_("A link's label is at most 100 printable characters."),
 }
 
 

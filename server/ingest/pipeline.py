@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from forms.model import FormModel
 from server.ingest import answers
+from server.ingest import attachments as kept_files  # an edit keeps its files
 from server.dedup import detect as dedup
 from server.entities import apply as entities  # issue 23: entity lists
 from server.forwarding import hq
@@ -36,7 +37,8 @@ from sync.protocol import canonical_json, content_hash
 
 DOORS = ("sync", "openrosa", "collect_import", "forward",
          "review",  # issue 7: a supervisor's merge of two duplicates
-         "central")  # POST /v1/.../submissions (Central's REST API)
+         "central",  # POST /v1/.../submissions (Central's REST API)
+         "public_link")  # an anonymous, revocable link to one form (server/enketo)
 
 
 @dataclass
@@ -208,6 +210,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     same = next((row for row in earlier if row["content_hash"] == chash), None)
     if same is not None:
         _link_attachments(db, same["id"], rec)
+        same = kept_files.settle(db, same)  # a later part brought an edit's missing file
         if ctx.door == "forward":  # issue 8: an office's rescoring/review reaches HQ
             same = hq.apply_forwarded_state(db, same, rec, peer=ctx.user)
         return _result(db, same, "duplicate")
@@ -249,6 +252,7 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
         status = "conflict"
     elif rec.get("deprecated_id"):
         status = _apply_edit(db, rec["deprecated_id"], row, ctx)
+        rec = _keep_files(db, rec, row, model)
     # Probable duplicates (issue 7, server/dedup/detect.py): a match adds the flag
     # "probable_duplicate" here, before the insert; dedup.record below stores
     # the record's respondent key and its matches once the row has an id.
@@ -288,6 +292,19 @@ def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
     outcome = entities.apply_record(db, item.model, row, block, ctx.user)
     if outcome is not None:
         result["entity"] = outcome
+
+
+def _keep_files(db: Database, rec: dict, row: dict, model: FormModel | None) -> dict:
+    """An edit that names a file the version it replaces holds, without sending
+    it again, points at the same stored file; one that no version holds is
+    flagged (server/ingest/attachments.py). Returns the record to link."""
+    if model is None:
+        return rec
+    listed = rec.get("attachments") or []
+    kept, missing = kept_files.carry_forward(db, rec["deprecated_id"], listed,
+                                             _binary_names(model, rec["data"]))
+    kept_files.flag_missing(row, missing)
+    return {**rec, "attachments": [*listed, *kept]} if kept else rec
 
 
 def _apply_edit(db: Database, deprecated_id: str, row: dict, ctx: Context) -> str:

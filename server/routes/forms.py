@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from server.registry import publish as registry
 from server.accounts.auth import actor, requires
+from server.enketo import web as enketo
 from server.errors import FieldsyncError
 from sync.protocol import json_problem
 
@@ -33,6 +34,7 @@ def publish():
         )
     answer = registry.forms_publish(g.db, upload.read(), upload.filename, actor=actor())
     created = answer.pop("created")
+    enketo.follow_form(answer["form_id"])  # its web-form links, when Enketo is set up
     return answer, 201 if created else 200
 
 
@@ -60,7 +62,9 @@ def get_xform(form_id, version):
 @requires("forms.manage")
 def set_state(form_id):
     body = load_json(StateSchema())
-    return registry.form_set_state(g.db, form_id, body["state"], actor=actor())
+    answer = registry.form_set_state(g.db, form_id, body["state"], actor=actor())
+    enketo.follow_form(form_id)  # closing or closed: its web-form links stop accepting
+    return answer
 
 
 def load_json(schema: Schema) -> dict:

@@ -9,6 +9,8 @@ from server.accounts.auth import actor
 from server.accounts.users import user_list
 from server.console import collect_qr
 from server.console.blueprint import bp, may, page, render
+from server.console.views import enketo as enketo_views
+from server.enketo import web as enketo
 from server.errors import FieldsyncError
 from server.i18n import gettext as _
 from server.openrosa import media
@@ -31,6 +33,7 @@ def publish():
     if upload is None or not upload.filename:
         raise FieldsyncError("file_missing", "Choose the XLSForm file to publish.")
     answer = registry.forms_publish(g.db, upload.read(), upload.filename, actor=actor())
+    enketo.follow_form(answer["form_id"])  # its web-form links, when Enketo is set up
     if answer["created"]:
         flash(_("Published %(form)s version %(version)s.", form=answer["form_id"],
                 version=answer["version"]), "ok")
@@ -72,7 +75,8 @@ def _detail(form_id: str, username: str | None = None, password: str | None = No
         specs=scoring_list(g.db, form_id),
         enumerators=_enumerators() if may("devices.configure") else [],
         qr_payload=payload, qr_image=collect_qr.svg_data_uri(payload),
-        qr_user=username, qr_with_password=bool(username and password))
+        qr_user=username, qr_with_password=bool(username and password),
+        **enketo_views.form_context(form_id))
 
 
 def _enumerators() -> list[dict]:
@@ -92,6 +96,7 @@ def server_url() -> str:
 @page("forms.manage")
 def form_state(form_id):
     registry.form_set_state(g.db, form_id, request.form.get("state", ""), actor=actor())
+    enketo.follow_form(form_id)  # closing or closed: its web-form links stop accepting
     flash(_("The form's state was changed."), "ok")
     return redirect(url_for("console.form", form_id=form_id))
 

@@ -25,3 +25,4 @@ def migrate(db: Database) -> list[str]:
 
 # Imported for their registrations, in the order they apply.
 from server.store.migrations import core, accounts, entities, central, console  # noqa: E402,F401,I001
+from server.store.migrations import enketo  # noqa: E402,F401,I001

@@ -12,14 +12,18 @@ where a call changes state.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from server.accounts import keys
 from server.app import create_app
+from server.enketo import media
 from tests.helpers.live import LiveServer
 
 ROLES = ("admin", "supervisor", "enumerator", "analyst", "peer")
@@ -160,7 +164,71 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/submission"): Case(CREATORS, 201, lambda s, role: {
         "url": "/submission",
         "files": {"xml_submission_file": ("s.xml", rss_xml(s, role), "text/xml")}}),
+    # Web forms in Enketo and public links (docs/enketo.md). This server has no Enketo
+    # set up: a call that must ask Enketo answers 409 enketo_not_configured once the
+    # role is allowed. A public link's door and a signed attachment URL need no
+    # account: the link's token or the URL's signature is the credential.
+    ("GET", "/api/v1/forms/<name:form_id>/enketo"): Case(PEOPLE, 200, plain(
+        "/api/v1/forms/rss/enketo")),
+    ("POST", "/api/v1/forms/<name:form_id>/enketo"): Case(ADMIN, 409, plain(
+        "/api/v1/forms/rss/enketo")),
+    ("POST", "/api/v1/submissions/<path:instance_id>/enketo-edit"): Case(REVIEWERS, 409, plain(
+        "/api/v1/submissions/{s.instance_id}/enketo-edit")),
+    ("GET", "/api/v1/forms/<name:form_id>/public-links"): Case(ADMIN, 200, plain(
+        "/api/v1/forms/rss/public-links")),
+    ("POST", "/api/v1/forms/<name:form_id>/public-links"): Case(ADMIN, 201, plain(
+        "/api/v1/forms/rss/public-links", json={"label": "roles"})),
+    ("DELETE", "/api/v1/public-links/<int:link_id>"): Case(ADMIN, 200, lambda s, role: {
+        "url": f"/api/v1/public-links/{public_link(s, 'to-revoke')['id']}"}),
+    ("GET", "/api/v1/enketo/media/<instance_id>/<token>/<name>"): Case(
+        EVERYONE, 200, lambda s, role: {"url": signed_media(s)}),
+    ("GET", "/public/<token>/formList"): Case(EVERYONE, 200, lambda s, role: {
+        "url": door(s, "/formList")}),
+    ("GET", "/public/<token>/forms/<name:form_id>/versions/<name:version>/xform"): Case(
+        EVERYONE, 200, lambda s, role: {
+            "url": door(s, f"/forms/rss/versions/{s.rss_version}/xform")}),
+    ("GET", "/public/<token>/forms/<name:form_id>/versions/<name:version>/manifest"): Case(
+        EVERYONE, 200, lambda s, role: {
+            "url": door(s, f"/forms/rss/versions/{s.rss_version}/manifest")}),
+    ("GET", "/public/<token>/forms/<name:form_id>/versions/<name:version>/media/<name>"): Case(
+        EVERYONE, 200, lambda s, role: {
+            "url": door(s, f"/forms/rss/versions/{s.rss_version}/media/logo.png")}),
+    ("HEAD", "/public/<token>/submission"): Case(EVERYONE, 204, lambda s, role: {
+        "url": door(s, "/submission")}),
+    ("POST", "/public/<token>/submission"): Case(EVERYONE, 201, lambda s, role: {
+        "url": door(s, "/submission"),
+        "files": {"xml_submission_file": ("s.xml", rss_xml(s, f"public-{role}"), "text/xml")}}),
 }
+
+
+def public_link(s, purpose: str) -> dict:
+    """A public link to the RSS form made by the admin, one per purpose."""
+    links = s.__dict__.setdefault("public_links", {})
+    if purpose not in links:
+        r = requests.post(f"{s.url}/api/v1/forms/rss/public-links", json={"label": purpose},
+                          headers={"Authorization": f"Bearer {s.tokens['admin']}"}, timeout=30)
+        assert r.status_code == 201, r.text
+        links[purpose] = r.json()
+    return links[purpose]
+
+
+def door(s, path: str) -> str:
+    """A path under the public link's OpenRosa door."""
+    return urlsplit(public_link(s, "door")["server_url"]).path + path
+
+
+def signed_media(s) -> str:
+    """A signed attachment path of a record holding a file (as Enketo gets it)."""
+    if not hasattr(s, "signed_path"):
+        rec = {**record(s, "SIGNED"), "attachments": [{"name": "p.jpg", "sha256": s.blob}]}
+        r = requests.post(f"{s.url}/api/v1/sync/push", timeout=30, json={
+            "device_id": "signed", "batch_id": str(uuid.uuid4()), "submissions": [rec]},
+            headers={"Authorization": f"Bearer {s.tokens['enumerator']}"})
+        assert r.status_code == 200, r.text
+        key = keys.derive(keys.load_or_create_key(f"{s.db_path}.key"), media.PURPOSE)
+        s.signed_path = urlsplit(media.media_url(
+            "", key, rec["instance_id"], "p.jpg", int(time.time()) + 3600)).path
+    return s.signed_path
 
 
 def endpoints():

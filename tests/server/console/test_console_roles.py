@@ -27,6 +27,10 @@ TWINS = {
     "console.user_add": "admin.add_user", "console.token_create": "admin.create_token",
     "console.token_revoke": "admin.revoke_tokens", "console.outbox": "outbox.status",
     "console.outbox_retry": "outbox.retry",
+    "console.enketo_refresh": "enketo.refresh_links",
+    "console.enketo_edit": "enketo.edit_link",
+    "console.public_link_create": "enketo.create_public_link",
+    "console.public_link_revoke": "enketo.revoke_public_link",
 }
 
 
@@ -58,7 +62,8 @@ def test_every_console_page_declares_the_permission_of_its_json_twin():
 def _path(rule: str, console) -> str:
     iid = console.db.execute("SELECT instance_id FROM submissions ORDER BY id LIMIT 1"
                              ).fetchone()[0]
-    values = {"form_id": "rss", "instance_id": iid, "match_id": "1", "name": "analyst1"}
+    values = {"form_id": "rss", "instance_id": iid, "match_id": "1", "name": "analyst1",
+              "link_id": "1"}
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: values.get(m.group(1), "x"), rule)
 
 

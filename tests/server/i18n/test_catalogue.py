@@ -13,6 +13,7 @@ from forms.errors import STATUS as FORMS_CODES
 from scoring.errors import STATUS as SCORING_CODES
 from server.app import create_app
 from server.central.errors import CODES as CENTRAL_CODES
+from server.enketo.errors import CODES as ENKETO_CODES
 from server.entities.errors import CODES as ENTITIES_CODES
 from server.errors import CODES as SERVER_CODES
 from server.i18n import CATALOGUE, translations
@@ -58,7 +59,8 @@ def test_translations_keep_every_placeholder_of_their_message():
 
 def test_every_registered_error_code_has_a_french_message():
     codes = (set(SERVER_CODES) | set(OPENROSA_CODES) | set(FORMS_CODES) | set(SCORING_CODES)
-             | set(SYNC_CODES) | set(ENTITIES_CODES) | set(CENTRAL_CODES))
+             | set(SYNC_CODES) | set(ENTITIES_CODES) | set(CENTRAL_CODES)
+             | set(ENKETO_CODES))
     assert sorted(codes - set(MESSAGES)) == []
     fr = translations("fr")
     untranslated = [c for c in codes if fr.ugettext(MESSAGES[c]) == MESSAGES[c]]
