@@ -27,6 +27,12 @@ TWINS = {
     "console.user_add": "admin.add_user", "console.token_create": "admin.create_token",
     "console.token_revoke": "admin.revoke_tokens", "console.outbox": "outbox.status",
     "console.outbox_retry": "outbox.retry",
+    "console.user_disable": "admin.disable_user", "console.user_enable": "admin.enable_user",
+    "console.user_delete_confirm": "admin.delete_user", "console.user_delete": "admin.delete_user",
+    "console.password_reset": "admin.reset_password",
+    "console.throttle_clear": "admin.clear_throttle",
+    "console.account": "admin.change_own_password",
+    "console.account_password": "admin.change_own_password",
 }
 
 
