@@ -179,3 +179,16 @@ def test_anyone_changes_their_own_password_and_stays_signed_in_here_only(console
     assert audit(console, "user.password_change")[0]["actor"] == "mariam"
     assert sign_in(console.client(), "mariam", PASSWORD).status_code == 401
     assert sign_in(console.client(), "mariam", "new-secret-1").status_code == 302
+
+
+def test_an_admin_resetting_their_own_password_stays_signed_in_and_cannot_disable_themself(
+        console):
+    add(console, "boss", role="admin")
+    here = console.client()
+    assert sign_in(here, "boss", PASSWORD).status_code == 302
+    page = here.get("/users").data.decode()
+    assert 'action="/users/boss/password"' in page
+    assert 'action="/users/boss/disable"' not in page and "/users/boss/delete" not in page
+    r = post_form(here, "/users", "/users/boss/password", {"password": "boss-new-pass"})
+    assert r.status_code == 302 and here.get("/users").status_code == 200
+    assert sign_in(console.client(), "boss", "boss-new-pass").status_code == 302
