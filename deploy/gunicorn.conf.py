@@ -20,10 +20,18 @@ forwarded_allow_ips = "127.0.0.1"   # trust X-Forwarded-Proto from the local pro
 
 
 def on_starting(server):
-    """Migrate the store and publish the built-in form once, before workers fork."""
-    from server.ops.serve import prepare_store
+    """Migrate the store and publish the built-in form once, before workers fork;
+    on a new store, print the first admin's token and password once."""
+    import sys
 
-    prepare_store(os.environ.get("FIELDSYNC_DB", "fieldsync.db"))
+    from server.ops.serve import first_start_message, prepare_store
+
+    db_path = os.path.abspath(os.environ.get("FIELDSYNC_DB", "fieldsync.db"))
+    _published, first_admin = prepare_store(db_path)
+    if first_admin:
+        host, _, port = bind.rpartition(":")
+        print(first_start_message(first_admin, db_path, host, int(port or 8000)),
+              file=sys.stderr, flush=True)
 
 
 def post_worker_init(worker):

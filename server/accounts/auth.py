@@ -34,7 +34,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the JSON sync door: devices, and peers forwarding (their records' origin,
     # scores, flags and review state are kept as the peer's claims)
     "sync.push": frozenset({"admin", "supervisor", "enumerator", "peer"}),
-    "account.self": PEOPLE,  # change one's own password
+    # one's own account: password, Central's /v1/users/current and sessions
+    "account.self": PEOPLE,
     "submissions.read": frozenset({"admin", "supervisor", "analyst"}),
     "submissions.review": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
@@ -45,7 +46,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "entities.read": frozenset({"admin", "supervisor", "analyst"}),
     "entities.manage": frozenset({"admin", "supervisor"}),
     "due.read": frozenset({"admin", "supervisor", "analyst", "enumerator"}),
-    "account.self": ALL,  # one's own account and sessions (Central's /v1/users/current)
     # set up a tablet for an enumerator (the console's Collect QR code with an account)
     "devices.configure": frozenset({"admin", "supervisor"}),
     # Web forms in Enketo (server/enketo): a supervisor edits a record there through

@@ -14,7 +14,10 @@ account is refused on every door, its tokens and password kept for when it is
 enabled again), ``user_delete`` (the row stays, without credentials, so the
 records it sent keep their author and the name is never given to someone
 else), ``password_change`` (by the user, who proves the old one) and
-``password_reset`` (by an admin). Records a user sent are never touched.
+``password_reset`` (by an admin). Disabling, deleting and a new password end
+the account's sessions (Central API sessions and console sessions) for good:
+enabling the account again does not bring them back. Records a user sent are
+never touched.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from werkzeug.security import generate_password_hash
 from server.accounts import keys, login, throttle
 from server.errors import FieldsyncError
 from server.store import audit
+from server.store import central as central_q
 from server.store import logins as logins_q
 from server.store import openrosa as openrosa_q
 from server.store import users as users_q
@@ -82,7 +86,8 @@ def set_password(db: Database, name: str, password: str, actor: str | None = Non
         user = _require_user(db, name)
         users_q.set_password_hash(db, user["id"], generate_password_hash(password))
         store_digest_secret(db, user["id"], name, password)
-        audit.record(db, actor, action, name)
+        ended = central_q.end_user_sessions(db, user["id"], utcnow())
+        audit.record(db, actor, action, name, {"sessions_ended": ended} if ended else None)
 
 
 def password_reset(db: Database, name: str, new: str, actor: str | None = None) -> dict:
@@ -161,8 +166,11 @@ def _set_disabled(db: Database, name: str, disabled: bool, actor: str | None) ->
     with db.atomic():
         user = _require_user(db, name)
         if bool(user["disabled_at"]) != disabled:
-            users_q.set_disabled(db, user["id"], utcnow() if disabled else None)
-            audit.record(db, actor, "user.disable" if disabled else "user.enable", name)
+            now = utcnow()
+            users_q.set_disabled(db, user["id"], now if disabled else None)
+            ended = central_q.end_user_sessions(db, user["id"], now) if disabled else 0
+            audit.record(db, actor, "user.disable" if disabled else "user.enable", name,
+                         {"sessions_ended": ended} if ended else None)
     return user_get(db, name)
 
 
@@ -173,9 +181,11 @@ def user_delete(db: Database, name: str, actor: str | None = None) -> dict:
     with db.atomic():
         user = _require_user(db, name)
         revoked = users_q.revoke_tokens(db, user["id"])
+        ended = central_q.end_user_sessions(db, user["id"], utcnow())
         users_q.mark_deleted(db, user["id"])
         logins_q.forget_addresses(db, name=name)
-        audit.record(db, actor, "user.delete", name, {"tokens_revoked": revoked})
+        audit.record(db, actor, "user.delete", name, {"tokens_revoked": revoked,
+                                                      "sessions_ended": ended})
     return {**user_get(db, name), "tokens_revoked": revoked}
 
 

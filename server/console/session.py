@@ -1,12 +1,15 @@
 """Signing in to the console: a signed cookie session, checked on every request.
 
-``sign_in`` is the one place a console password is checked (switching to
-another check is a one-line change there). The session holds the user's id,
+``sign_in`` checks a console password through ``server.accounts.login.check_password``,
+the throttled, logged check every door uses. The session holds the user's id,
 a fingerprint of the password hash it was opened with, and when it was opened
 and last used. ``session_user`` (an authenticator for ``@requires``) reloads
-the user on every request and ends the session when the account is gone or
-disabled, its password changed, it was idle longer than ``CONSOLE_IDLE_MINUTES``
-or is older than ``PERMANENT_SESSION_LIFETIME``.
+the user on every request, passes it to ``login.require_active`` (the one
+active-account check of every door) and ends the session when the account is
+gone, disabled or deleted, its password changed, an admin cut its sessions off
+(``sessions_ended_at``: disabling ends them for good, enabling does not bring
+them back), it was idle longer than ``CONSOLE_IDLE_MINUTES`` or is older than
+``PERMANENT_SESSION_LIFETIME``.
 
 The cookie is HttpOnly, SameSite=Lax, and Secure when the request came over
 TLS (directly or through a proxy that says so in X-Forwarded-Proto).
@@ -53,6 +56,12 @@ def start_session(user: dict, lang: str | None = None) -> None:
     session.permanent = True
 
 
+def renew_session(db: Database, user_id: int) -> None:
+    """Keep this browser signed in after its own user's new password (which ends
+    every other session of the account)."""
+    start_session(users_q.get_user_by_id(db, user_id), session.get("lang"))
+
+
 def end_session() -> None:
     lang = session.get("lang")
     session.clear()
@@ -70,9 +79,14 @@ def session_user() -> dict | None:
     now = int(time.time())
     idle = current_app.config.get("CONSOLE_IDLE_MINUTES", IDLE_MINUTES) * 60
     lifetime = current_app.permanent_session_lifetime.total_seconds()
-    user = users_q.get_user_by_id(g.db, uid)
-    if (user is None or user["disabled_at"] or user.get("deleted_at") or session.get("pw") != _fingerprint(user)
-            or now - session.get("seen", 0) > idle or now - session.get("at", 0) > lifetime):
+    row = users_q.get_user_by_id(g.db, uid)
+    try:
+        user = login.require_active(row)
+    except FieldsyncError:  # gone, disabled or deleted: signed out, not refused
+        end_session()
+        return None
+    if (session.get("pw") != _fingerprint(row) or now - session.get("seen", 0) > idle
+            or now - session.get("at", 0) > lifetime):
         end_session()
         return None
     if now - session.get("seen", 0) > TOUCH_EVERY_S:
@@ -83,8 +97,12 @@ def session_user() -> dict | None:
 
 
 def _fingerprint(user: dict) -> str:
-    """Changes when the password does, so a new password ends older sessions."""
-    return hashlib.sha256((user["password_hash"] or "").encode()).hexdigest()[:16]
+    """Changes when the password does or an admin ends the account's sessions
+    (disable, delete), so either ends the sessions opened before."""
+    text = user["password_hash"] or ""
+    if user.get("sessions_ended_at"):
+        text += "\0" + user["sessions_ended_at"]
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class CookieSessions(SecureCookieSessionInterface):

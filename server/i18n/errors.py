@@ -47,6 +47,11 @@ MESSAGES: dict[str, str] = {
     "match_resolved": N_("This match was already resolved; nothing was changed."),
     "csrf_failed": N_("This form has expired or did not come from this console: reload the "
                       "page and send it again."),
+    "auth_failed": N_("Unknown user or wrong password."),
+    "account_disabled": N_("This account is disabled; ask an admin to enable it."),
+    "login_throttled": N_("Too many failed sign-ins for this account or from this address; "
+                          "wait a few minutes and try again."),
+    "throttle_unknown": N_("No sign-in throttle with this key; list the throttles first."),
     # server.openrosa.errors
     "submission_missing": N_("The submission has no xml_submission_file part."),
     "instance_id_invalid": N_("The instance id must look like uuid:..."),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import secrets
 import sys
 
 from gunicorn.app.base import BaseApplication
@@ -24,13 +25,16 @@ from server.registry.publish import publish_builtin_rss
 from server.scores.specs import install_builtin_specs
 from server.store import open_db
 
+FIRST_PASSWORD_BYTES = 12  # the first admin password: 16 URL-safe characters, 96 random bits
 
-def prepare_store(db_path: str, key_file: str | None = None) -> tuple[dict | None, str | None]:
+
+def prepare_store(db_path: str, key_file: str | None = None) -> tuple[dict | None, dict | None]:
     """Create/migrate the store, create the server key file if there is none yet
     (``key_file``, by default the store's path + ".key"), seal any Digest
     secrets an older release kept in clear, publish the RSS form if it is not
     there yet, and on a store without users create ``admin`` with a first token
-    (returned once)."""
+    and a random password (both stored hashed; returned once, as
+    ``{"token", "password"}``, for `fieldsync serve` to print)."""
     if key_file:
         keys.use_key_file(db_path, key_file)
     db = open_db(db_path, migrate=True)
@@ -39,13 +43,31 @@ def prepare_store(db_path: str, key_file: str | None = None) -> tuple[dict | Non
         seal_plain_ha1(db)
         published = publish_builtin_rss(db)
         install_builtin_specs(db)  # scoring store (issue 6): rss-v1 into scoring_specs
-        token = None
-        if not user_list(db):
-            user_add(db, "admin", "admin", actor="fieldsync")
-            token = token_create(db, "admin", actor="fieldsync")
-        return published, token
+        first_admin = None
+        if not user_list(db, include_deleted=True):
+            password = secrets.token_urlsafe(FIRST_PASSWORD_BYTES)
+            user_add(db, "admin", "admin", password, actor="fieldsync")
+            first_admin = {"token": token_create(db, "admin", actor="fieldsync"),
+                           "password": password}
+        return published, first_admin
     finally:
         db.close()
+
+
+def first_start_message(first_admin: dict, db_path: str, host: str = "127.0.0.1",
+                        port: int = 8000) -> str:
+    """What the first start prints once: the admin's token and password."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return (
+        "\nFirst start: created user 'admin'. Its token (shown once, stored hashed):\n"
+        f"  {first_admin['token']}\n"
+        "Its password for the web console (shown once, stored hashed):\n"
+        f"  {first_admin['password']}\n"
+        f"Sign in at http://{shown}:{port}/ and change it on your account page, or with:\n"
+        f"  fieldsync user password-change admin --db {db_path}\n"
+        "Create an enumerator for a device with:\n"
+        f"  fieldsync user add NAME --role enumerator --password-stdin --db {db_path}\n"
+        f"  fieldsync token create NAME --db {db_path}\n")
 
 
 def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8000, role: str = "office",
@@ -53,18 +75,12 @@ def serve(db_path: str, *, host: str = "127.0.0.1", port: int = 8000, role: str 
     logs.configure()
     log = logging.getLogger("fieldsync.serve")
     db_path = os.path.abspath(db_path)
-    published, token = prepare_store(db_path, os.environ.get(keys.ENV_KEY_FILE))
+    published, first_admin = prepare_store(db_path, os.environ.get(keys.ENV_KEY_FILE))
     if published:
         log.info("published", extra={"fields": published})
-    if token:
-        print(
-            "\nFirst start: created user 'admin'. Its token (shown once, stored hashed):\n"
-            f"  {token}\n"
-            "Create an enumerator for a device with:\n"
-            f"  fieldsync user add NAME --role enumerator --db {db_path}\n"
-            f"  fieldsync token create NAME --db {db_path}\n",
-            file=sys.stderr, flush=True,
-        )
+    if first_admin:
+        print(first_start_message(first_admin, db_path, host, port), file=sys.stderr,
+              flush=True)
     app = create_app({"DATABASE": db_path, "ROLE": role})
     log.info("serving", extra={"fields": {"host": host, "port": port, "role": role,
                                           "db": db_path, "workers": workers}})

@@ -88,6 +88,12 @@ def end_session(db: Database, token_hash: str, user_id: int | None, now: str) ->
     return db.execute(sql, params).rowcount
 
 
+def end_user_sessions(db: Database, user_id: int, now: str) -> int:
+    """End every live session of a user (disabled, deleted, new password)."""
+    return db.execute("UPDATE central_sessions SET ended_at = ? WHERE user_id = ? "
+                      "AND ended_at IS NULL", [now, user_id]).rowcount
+
+
 # Accounts, forms ---------------------------------------------------------------
 
 def first_account_at(db: Database) -> str | None:

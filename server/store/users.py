@@ -6,7 +6,8 @@ from sqlite_utils import Database
 
 from server.store.clock import utcnow
 
-USER_KEYS = ("id", "name", "role", "password_hash", "created_at", "disabled_at", "deleted_at")
+USER_KEYS = ("id", "name", "role", "password_hash", "created_at", "disabled_at", "deleted_at",
+             "sessions_ended_at")
 USER_COLUMNS = ", ".join(USER_KEYS)
 
 
@@ -39,14 +40,18 @@ def list_users(db: Database, include_deleted: bool = False) -> list[dict]:
 
 
 def set_disabled(db: Database, user_id: int, disabled_at: str | None) -> None:
-    db.execute("UPDATE users SET disabled_at = ? WHERE id = ?", [disabled_at, user_id])
+    """Disable (a time) or enable (None); disabling also ends the account's
+    console sessions for good (``sessions_ended_at``)."""
+    db.execute("UPDATE users SET disabled_at = ?, sessions_ended_at = coalesce(?, "
+               "sessions_ended_at) WHERE id = ?", [disabled_at, disabled_at, user_id])
 
 
 def mark_deleted(db: Database, user_id: int) -> None:
     """Keep the row (records name their author) but no way to sign in."""
     now = utcnow()
     db.execute("UPDATE users SET deleted_at = ?, disabled_at = coalesce(disabled_at, ?), "
-               "password_hash = NULL, digest_ha1 = NULL WHERE id = ?", [now, now, user_id])
+               "sessions_ended_at = ?, password_hash = NULL, digest_ha1 = NULL WHERE id = ?",
+               [now, now, now, user_id])
 
 
 def set_password_hash(db: Database, user_id: int, password_hash: str) -> None:

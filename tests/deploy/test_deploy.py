@@ -87,7 +87,10 @@ def test_gunicorn_config_serves_the_wsgi_app(tmp_path):
         conn.close()
     finally:
         proc.terminate()
-        proc.wait(20)
+        stderr = proc.communicate(timeout=20)[1].decode()
+    # a new store: the first admin's token and console password, printed once
+    assert "First start: created user 'admin'" in stderr
+    assert "Its password for the web console" in stderr
 
 
 def test_backup_during_pushes_restores_every_acknowledged_record(tmp_path):

@@ -45,3 +45,11 @@ def m0015_sign_in_state(db: Database) -> None:
         ) WITHOUT ROWID"""
     )
     db.execute("CREATE INDEX digest_nonce_uses_expiry ON digest_nonce_uses(expires_at)")
+
+
+@migrations(name="0016_sessions_ended_at")
+def m0016_sessions_ended_at(db: Database) -> None:
+    # When an admin last cut the account's sign-ins off (disable, delete): a
+    # console session opened before it stays ended even once the account is
+    # enabled again (server/console/session.py).
+    db.execute("ALTER TABLE users ADD COLUMN sessions_ended_at TEXT")

@@ -172,3 +172,59 @@ def test_the_one_active_check_refuses_disabled_and_deleted_accounts():
         with pytest.raises(Exception) as err:
             login.require_active(user)
         assert err.value.code == "account_disabled" and err.value.status == 403
+
+
+def test_disabling_deleting_or_resetting_from_the_cli_ends_central_sessions_for_good(site):
+    """pyodk and ruODK hold a Central session (POST /v1/sessions) for a day: cutting
+    the account off ends it at once, and enabling the account does not revive it."""
+    runner = CliRunner()
+
+    def run(*args, stdin=None):
+        result = runner.invoke(cli, [*args, "--db", str(site.db_path)], input=stdin)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def session(name, password=PASSWORD):
+        r = site.call("POST", "/v1/sessions", json={"email": name, "password": password})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return r.get_json()["token"]
+
+    def central(token):
+        r = site.call("GET", "/v1/projects", token=token)
+        body = r.get_json()
+        return r.status_code, body["error"]["code"] if r.status_code >= 400 else None
+
+    def ended(token):
+        from server.accounts.users import hash_token
+
+        db = site.db()
+        try:
+            return db.execute("SELECT ended_at FROM central_sessions WHERE token_hash = ?",
+                              [hash_token(token)]).fetchone()[0]
+        finally:
+            db.close()
+
+    site.add("pyodk-user", "analyst", PASSWORD)
+    token = session("pyodk-user")
+    assert central(token) == (200, None)
+    run("user", "disable", "pyodk-user")
+    assert central(token) == (401, "credentials_invalid") and ended(token)
+    run("user", "enable", "pyodk-user")
+    assert central(token) == (401, "credentials_invalid")  # ended, not merely refused
+    basic = site.call("GET", "/v1/projects", auth=basic_header("pyodk-user", PASSWORD))
+    assert basic.status_code == 200  # the account itself works again
+
+    token = session("pyodk-user")
+    run("user", "password-reset", "pyodk-user", stdin="a-reset-password\n")
+    assert central(token) == (401, "credentials_invalid") and ended(token)
+
+    token = session("pyodk-user", "a-reset-password")
+    run("user", "delete", "pyodk-user", "--yes")
+    assert central(token) == (401, "credentials_invalid") and ended(token)
+    db = site.db()
+    try:
+        [(action, details)] = db.execute("SELECT action, details FROM audit_log WHERE "
+                                         "target = 'pyodk-user' AND action = 'user.delete'")
+    finally:
+        db.close()
+    assert '"sessions_ended": 1' in details

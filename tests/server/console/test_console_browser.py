@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
+from requests.auth import HTTPDigestAuth
 
 from server.console.collect_qr import decode
 from sync import device
@@ -56,9 +57,9 @@ def api(server, path, who="ama"):
                         headers={"Authorization": f"Bearer {server.tokens[who]}"}).json()
 
 
-def sign_in(page, server, name):
-    page.goto(f"{server.url}/")
-    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+def sign_in(page, server, name, next_page="/"):
+    page.goto(f"{server.url}{next_page}")
+    expect(page).to_have_url(re.compile(rf"/login\?next={re.escape(next_page)}$"))
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -211,3 +212,76 @@ def test_a_role_without_access_gets_403(server, page):
     assert response.status == 403
     expect(page.locator("h1")).to_have_text("Not allowed")
     screenshot(page, "forbidden")
+
+
+def test_an_enumerator_disabled_on_the_users_page_is_refused_on_every_door(
+        server, page, browser):
+    url = server.url
+    token = server.token_for("dan", "enumerator", PASSWORD)
+    digest = HTTPDigestAuth("dan", PASSWORD)
+    openrosa = {"X-OpenRosa-Version": "1.0"}
+    pushed = {"instance_id": f"uuid:{uuid.uuid4()}", "form_id": "rss",
+              "form_version": server.version, "attachments": [],
+              "data": build(BEST, case_id="GIN-2026-04401")}
+
+    def push(record):
+        return requests.post(f"{url}/api/v1/sync/push", timeout=10, json={
+            "device_id": "tab-dan", "batch_id": str(uuid.uuid4()), "submissions": [record]},
+            headers={"Authorization": f"Bearer {token}"})
+
+    def submit(auth):
+        xml = (f'<data id="rss" version="{server.version}"><case_id>GIN-2026-04402</case_id>'
+               f"<meta><instanceID>uuid:{uuid.uuid4()}</instanceID></meta></data>")
+        return requests.post(f"{url}/submission", auth=auth, headers=openrosa, timeout=10,
+                             files={"xml_submission_file": ("s.xml", xml, "text/xml")})
+
+    # before: dan's records through two doors, a Central session, an open console
+    assert push(pushed).status_code == 200
+    sent = submit(digest)
+    assert sent.status_code == 201
+    sent_id = re.search(r"uuid:[0-9a-f-]+", sent.request.body.decode()).group(0)
+    central = requests.post(f"{url}/v1/sessions", timeout=10, json={
+        "email": "dan", "password": PASSWORD}).json()["token"]
+    assert requests.get(f"{url}/v1/projects", timeout=10,
+                        headers={"Authorization": f"Bearer {central}"}).status_code == 200
+    dans = browser.new_context().new_page()
+    sign_in(dans, server, "dan", next_page="/forms")
+    expect(dans.locator("h1")).to_have_text("Forms")
+    requests.get(f"{url}/formList", auth=("ghost", "a-guess"), timeout=10)  # a throttle row
+
+    sign_in(page, server, "ama")
+    page.get_by_role("link", name="Accounts").click()
+    row = page.locator('tr[data-user="dan"]')
+    expect(row.locator(".state")).to_have_text("active")
+    row.get_by_role("button", name="Disable dan").click()
+    expect(page.locator(".flash")).to_contain_text("dan is disabled")
+    expect(row.locator(".state")).to_have_text("disabled")
+    expect(page.locator('tr[data-key="user:ghost"]')).to_be_visible()
+    screenshot(page, "users")
+    assert api(server, "/audit?action=user.disable")["entries"][0]["actor"] == "ama"
+
+    # after: refused on every door
+    refused = push(dict(pushed, instance_id=f"uuid:{uuid.uuid4()}"))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "account_disabled"
+    for auth in (("dan", PASSWORD), digest):
+        assert requests.head(f"{url}/submission", auth=auth, headers=openrosa,
+                             timeout=10).status_code == 403
+        assert submit(auth).status_code == 403
+    r = requests.get(f"{url}/v1/projects", timeout=10,
+                     headers={"Authorization": f"Bearer {central}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "credentials_invalid"
+    dans.goto(f"{url}/forms")
+    expect(dans).to_have_url(re.compile(r"/login\?next=/forms$"))
+    dans.get_by_label("User name").fill("dan")
+    dans.get_by_label("Password").fill(PASSWORD)
+    dans.get_by_role("button", name="Sign in").click()
+    expect(dans.locator("#login-problem")).to_have_text(
+        "This account is disabled. Ask an admin to enable it.")
+    screenshot(dans, "login-disabled")
+    dans.context.close()
+
+    # the records received before stay
+    assert api(server, f"/submissions/{pushed['instance_id']}")["data"]["case_id"] == \
+        "GIN-2026-04401"
+    assert api(server, f"/submissions/{sent_id}")["origin"]["user"] == "dan"

@@ -15,7 +15,7 @@ from tests.helpers.forwarding import rss_records
 from tests.server.console.conftest import post_form
 
 PAGES = ("/", "/devices", "/forms", "/forms/rss", "/forms/rss/submissions", "/review",
-         "/duplicates", "/scores", "/users", "/outbox")
+         "/duplicates", "/scores", "/users", "/users/analyst1/delete", "/outbox", "/account")
 
 
 class Scan(HTMLParser):
