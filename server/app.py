@@ -15,8 +15,9 @@ import threading
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
+from forms.errors import CodedError
 from server import logs
-from server.errors import FieldsyncError, error_body, is_fieldsync_error
+from server.errors import error_body
 from server.store import open_db
 
 DEFAULTS = {
@@ -76,19 +77,19 @@ def _register_blueprints(app: Flask) -> None:
     from server.routes.forms import bp as forms_bp
     from server.routes.openrosa import bp as openrosa_bp
     from server.routes.scores import bp as scores_bp
-    from server.routes.exports import bp as exports_bp  # issue 8
-    from server.routes.outbox import bp as outbox_bp  # issue 8
+    from server.routes.exports import bp as exports_bp
+    from server.routes.outbox import bp as outbox_bp
     from server.routes.sync import bp as sync_bp
-    from server.routes.review import bp as review_bp  # issue 7
+    from server.routes.review import bp as review_bp
 
     app.register_blueprint(forms_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(scores_bp)
-    app.register_blueprint(outbox_bp)  # issue 8
-    app.register_blueprint(exports_bp)  # issue 8
-    app.register_blueprint(review_bp)  # issue 7
+    app.register_blueprint(outbox_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(review_bp)
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -97,7 +98,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _render(exc):
         renderer = _renderer_for(app)
-        if isinstance(exc, FieldsyncError) or is_fieldsync_error(exc):
+        if isinstance(exc, CodedError):
             return renderer(exc.status, exc.code, exc.message, exc.details)
         if isinstance(exc, HTTPException):
             code = HTTP_CODES.get(exc.code, "bad_request")
