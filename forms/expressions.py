@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from forms.errors import FormsError
 from forms.model import FormModel
+from forms.record import answer_at
 from forms.xpath import Env, Schema, compile_xpath, document, parse_date
 from forms.xpath.parser import parse
 
@@ -281,7 +282,7 @@ def record_clock(model: FormModel, data: dict, now: datetime | None) -> tuple[da
     received time), else the wall clock. A naive time is taken as UTC.
     """
     for f in form_expressions(model).stamps:
-        value = _lookup(data, f.path)
+        value = answer_at(data, f.path)
         parsed = parse_date(value) if isinstance(value, str) else None
         if isinstance(parsed, datetime):
             return parsed, True
@@ -289,11 +290,3 @@ def record_clock(model: FormModel, data: dict, now: datetime | None) -> tuple[da
         return datetime.now(timezone.utc), False
     return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)), False
 
-
-def _lookup(data: dict, path: str):
-    value = data
-    for part in path.split("/"):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from forms.model import FormModel
+from forms.record import answer_at
 
 from scoring.spec import ITEM_METHODS, Condition, Indicator, Spec, check_spec
 
@@ -44,19 +45,7 @@ class _Accessor:
 
     def find(self, data: dict):
         """The value as stored: at its path in nested data, else keyed by path or name."""
-        node = data
-        for seg in self.segs:
-            if type(node) is not dict:
-                node = None
-                break
-            node = node.get(seg)
-            if node is None:
-                break
-        if node is None and len(self.segs) > 1:
-            node = data.get(self.path)
-            if node is None:
-                node = data.get(self.name)
-        return node
+        return answer_at(data, self.path, self.name)
 
     def answer(self, data: dict):
         """The answer as choice name(s): str for select_one, tuple for select_multiple."""
@@ -149,11 +138,6 @@ class _Item:
         """Every value this item can take."""
         ind = self.ind
         return {*ind.values.values(), ind.dont_know, ind.refused, ind.missing, ind.not_asked}
-
-    def fallback(self, data: dict):
-        """The value keyed by path or bare name, when it is not at its nested path."""
-        node = data.get(self.acc.path)
-        return data.get(self.acc.name) if node is None else node
 
     def evaluate(self, node, data: dict) -> tuple[float, tuple[str, ...]]:
         """``(value, warnings)`` of a stored value not yet in ``memo``."""
@@ -288,8 +272,8 @@ class _Plan:
                     if type(group) is not dict:
                         group = _EMPTY
                 node = group.get(leaf)
-                if node is None:
-                    node = rule.fallback(data)
+                if node is None:  # perhaps keyed flat, by path or name
+                    node = rule.acc.find(data)
             elif head is not None:
                 node = top.get(head)
             else:
