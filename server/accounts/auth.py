@@ -29,7 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submissions.review": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
-    "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
+    "outbox.manage": frozenset({"admin"}),  # forwarding status and retry
 }
 
 # Other authenticators (OpenRosa Basic/Digest) can be listed per blueprint;
