@@ -12,6 +12,7 @@ or key fields by path (``econ/has_debt``) or by bare name (``has_debt``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 
 from forms.model import FormModel
@@ -20,7 +21,7 @@ from forms.record import answer_at
 from scoring.spec import ITEM_METHODS, Condition, Indicator, Spec, check_spec
 
 _DIGITS = 6
-_MAX_PLANS = 32
+_MAX_PLANS = 256  # (spec, form model) pairs whose compiled plan is kept
 _MAX_MEMO = 256  # answer texts remembered per accessor and per item (free text is unbounded)
 _EMPTY: dict = {}
 
@@ -305,18 +306,25 @@ class _Plan:
 
 
 def plan_for(spec: Spec, model: FormModel, check: bool = True) -> _Plan:
-    """The compiled plan of ``spec`` for ``model`` (checked once, then cached)."""
-    key = id(model)
-    cached = spec._plans.get(key)
-    if cached is not None and cached.model is model:
+    """The compiled plan of ``spec`` for ``model`` (checked once, then kept here,
+    keyed by the two objects; a plan holds both, so an id is never taken for
+    another's)."""
+    key = (id(spec), id(model))
+    cached = _PLANS.get(key)
+    if cached is not None and cached.spec is spec and cached.model is model:
         return cached
     if check:
         check_spec(spec, model)
     plan = _Plan(spec, model)
-    if len(spec._plans) >= _MAX_PLANS:  # models rebuilt per request must not pile up
-        spec._plans.pop(next(iter(spec._plans)))
-    spec._plans[key] = plan
+    with _PLANS_LOCK:
+        if len(_PLANS) >= _MAX_PLANS:  # models rebuilt per request must not pile up
+            _PLANS.pop(next(iter(_PLANS)), None)
+        _PLANS[key] = plan
     return plan
+
+
+_PLANS: dict[tuple[int, int], _Plan] = {}
+_PLANS_LOCK = threading.Lock()
 
 
 def score_record(spec: Spec, model: FormModel, data: dict) -> dict:
