@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from forms.model import FormModel
 from forms.record import answer_at
-from server.dedup import keys, rules, similarity, typo_map
+from server.dedup import keys, rules, similarity
 from server.dedup.lookups import Lookups
 from server.store import duplicates as dup_q
 
@@ -69,8 +69,8 @@ class Detector:
     def __init__(self, db: Database):
         self.db = db
         self._rules: dict[str, rules.Rules] = {}
-        self._probes: list[tuple] = []   # the batch's typo questions, to judge its span
-        self._lookups: Lookups | None = None
+        self._described: list[Description] = []
+        self._lookups: Lookups | None = None  # read at the first check
 
     def describe(self, model: FormModel | None, form_id: str, data: dict, *,
                  origin: dict | None = None, device_id: str | None = None,
@@ -100,9 +100,7 @@ class Detector:
             variants=tuple(keys.deletion_variants(parts.person))
             if parts and form_rules.case_id_typo else (),
         )
-        probe = typo_map.probe_for(desc)
-        if probe is not None:
-            self._probes.append((form_id, parts.round, probe))
+        self._described.append(desc)
         return desc
 
     def check(self, row: dict, desc: Description | None) -> None:
@@ -112,8 +110,9 @@ class Detector:
         if desc is None or row["state"] != "current":
             return  # conflicting and quarantined records have their own queues
         if self._lookups is None:
-            self._lookups = Lookups(self.db, wide=typo_map.is_wide(self._probes))
-        desc.matches = rules.matches(self._lookups, desc, row["logical_id"])
+            self._lookups = Lookups(self.db, self._described)
+        fresh = row["logical_id"] == row.get("instance_id")  # not an edit: no versions
+        desc.matches = rules.matches(self._lookups, desc, row["logical_id"], fresh)
         if desc.matches and FLAG not in row["flags"]:
             row["flags"].append(FLAG)
 

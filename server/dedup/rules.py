@@ -91,10 +91,11 @@ def _coerce(kind: type, name: str, value):
                          f"not {value!r}") from None
 
 
-def matches(src, desc, logical_id: str) -> list[dict]:
+def matches(src, desc, logical_id: str, fresh: bool) -> list[dict]:
     """The probable duplicates of a record (``desc``, a
-    ``server.dedup.detector.Description``; not yet stored) among the records
-    ``src`` (``server.dedup.lookups.Lookups``) finds: ``{"other_id", "reasons",
+    ``server.dedup.detector.Description``; not yet stored, of logical record
+    ``logical_id``, ``fresh`` when it is not an edit) among the records ``src``
+    (``server.dedup.lookups.Lookups``) finds: ``{"other_id", "reasons",
     "similarity"}`` each, by other id."""
     rules = desc.rules
     found: dict[int, dict] = {}      # other submission id -> reasons so far
@@ -118,14 +119,14 @@ def matches(src, desc, logical_id: str) -> list[dict]:
             entry(sid)["_typo"] = [parts.person, other]
     if day is not None:
         window = rules.similar_window_days
-        for sid, other_day, layout, answered, sketch, same_device, same_enumerator in \
-                src.near_in_time(desc, day - window, day + window, logical_id):
-            if similarity.could_match(desc.summary, desc.layout, layout, answered, sketch,
-                                      rules.min_compared, rules.similar_threshold):
-                entry(sid)["_near"] = {
-                    "by": [w for w, same in (("device", same_device),
-                                             ("enumerator", same_enumerator)) if same],
-                    "days": abs(day - (other_day if other_day is not None else day))}
+        near = src.near_in_time(desc, day - window, day + window, logical_id, fresh)
+        for sid, other_day, _layout, _answered, _sketch, same_device, same_enumerator in \
+                similarity.could_match(desc.summary, desc.layout, rules.min_compared,
+                                       rules.similar_threshold, near, 2):
+            entry(sid)["_near"] = {
+                "by": [w for w, same in (("device", same_device),
+                                         ("enumerator", same_enumerator)) if same],
+                "days": abs(day - (other_day if other_day is not None else day))}
     return _confirm(src, desc, found) if found else []
 
 

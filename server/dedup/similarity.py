@@ -207,23 +207,32 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
-def could_match(mine: tuple[int, int] | None, layout: int, other_layout: int,
-                other_answered: int | None, other_sketch: int | None, minimum: int,
-                threshold: float) -> bool:
-    """Whether two records' answers could be at least ``threshold`` similar over
-    at least ``minimum`` fields both answered, judged from their summaries
-    (``mine``, of layout ``layout``; the other's answered and sketch, of
-    ``other_layout``). True when either has no summary or the layouts differ:
-    then only the answers can tell. Never False for a pair whose answers match."""
-    if mine is None or other_answered is None or other_layout != layout:
-        return True
-    both_mask = mine[0] & _MASK64 & other_answered
-    both = both_mask.bit_count()
-    if both < minimum:
-        return False
-    if not both:
-        return threshold <= 0.0
-    return (both - ((mine[1] ^ other_sketch) & both_mask).bit_count()) / both >= threshold
+def could_match(mine: tuple[int, int] | None, layout: int, minimum: int, threshold: float,
+                rows, at: int) -> list:
+    """Of ``rows`` (tuples holding another record's layout, answered and sketch
+    at ``at``, ``at + 1``, ``at + 2``), those whose answers could be at least
+    ``threshold`` similar to mine (summary ``mine``, of ``layout``) over at least
+    ``minimum`` fields both answered, judged from the two summaries: each
+    differing bit is a differing answer, so this never drops a row whose
+    answers would match. A row of another layout, or either side without a
+    summary, is kept: only the answers can tell. One loop for a record's
+    candidates (a dense case id has dozens)."""
+    if mine is None:
+        return list(rows)
+    mine_answered, mine_sketch = mine[0] & _MASK64, mine[1]
+    kept = []
+    for row in rows:
+        answered = row[at + 1]
+        if answered is None or row[at] != layout:
+            kept.append(row)
+            continue
+        both_mask = mine_answered & answered
+        both = both_mask.bit_count()
+        estimate = (both - ((mine_sketch ^ row[at + 2]) & both_mask).bit_count()) / both \
+            if both else 0.0
+        if both >= minimum and estimate >= threshold:
+            kept.append(row)
+    return kept
 
 
 def similarity(a: list[str | None], b: list[str | None]) -> tuple[float, int]:

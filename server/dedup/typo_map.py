@@ -112,14 +112,13 @@ def _keep(rows, probe: Probe, out: dict[int, str]) -> None:
     rule them out, up to ``limit`` x the number of variants (the bound
     ``_Weeks.find`` has)."""
     room = probe.limit * len(probe.variants) - len(out)
-    for sid, person, _day, layout, answered, sketch in rows:
+    for sid, person, *_ in could_match(probe.summary, probe.layout, probe.minimum,
+                                       probe.threshold, rows, 3):
         if room <= 0:
             return
-        if sid in out or not could_match(probe.summary, probe.layout, layout, answered,
-                                          sketch, probe.minimum, probe.threshold):
-            continue
-        out[sid] = person
-        room -= 1
+        if sid not in out:
+            out[sid] = person
+            room -= 1
 
 
 class _Weeks:
@@ -181,11 +180,11 @@ class _Weeks:
                     table[v] = held[0]
 
     def find(self, probe: Probe, out: dict[int, str]) -> None:
-        """Into ``out``: submission id -> person key of the keys ``probe`` asks for."""
+        """Into ``out``: submission id -> person key of the keys ``probe`` asks for
+        (a key already in ``out`` stays as it is)."""
         lo, hi, limit = probe.lo, probe.hi, probe.limit
         get = self.variants.get
-        summary, layout = probe.summary, probe.layout
-        minimum, threshold = probe.minimum, probe.threshold
+        near = []
         for v in probe.variants:
             keys = get(v)
             if keys is None:
@@ -194,10 +193,10 @@ class _Weeks:
                 keys = (keys,)
             elif len(keys) > limit:  # the newest in the window, up to the bound
                 keys = [k for k in reversed(keys) if lo <= k[2] <= hi][:limit]
-            for key in keys:
-                if lo <= key[2] <= hi and key[0] not in out and could_match(
-                        summary, layout, key[3], key[4], key[5], minimum, threshold):
-                    out[key[0]] = key[1]
+            near += [k for k in keys if lo <= k[2] <= hi]
+        for key in could_match(probe.summary, probe.layout, probe.minimum, probe.threshold,
+                               near, 3):
+            out.setdefault(key[0], key[1])
 
 
 class _Map:

@@ -32,6 +32,7 @@ NEAR_COLUMNS = ("submission_id", "day", "layout", "answered", "sketch", "same_de
                 "same_enumerator")
 _NEAR = ("SELECT k.submission_id, k.day, k.layout, k.answered, k.sketch, k.device_id = ?, "
          "k.enumerator = ? FROM respondent_keys k ")
+MAX_PARAMS = 30_000  # host parameters a statement may bind (SQLite's default: 32,766)
 MATCH_COLUMNS = ("id", "submission_id", "other_id", "form_id", "reasons", "similarity",
                  "detected_at", "resolution", "resolved_by", "resolved_at", "duplicate_id",
                  "merged_id", "comment")
@@ -95,6 +96,38 @@ def _near_select(form_id: str, device_id: str | None, enumerator: str | None,
     if not terms:
         return None
     return _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) ", params
+
+
+def by_persons(db: Database, form_id: str, persons: list[str]) -> list[dict]:
+    """Key rows of any of ``persons``, newest first: a batch's person keys at
+    once. As ``by_person`` does, it reads every row of each key from the index
+    (a key typed on many records, a placeholder, costs a read of them all)."""
+    rows: list[dict] = []
+    for at in range(0, len(persons), MAX_PARAMS):
+        part = persons[at:at + MAX_PARAMS]
+        marks = ",".join("?" * len(part))
+        rows += _candidates(db.conn.execute(
+            _CANDIDATE + f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) "
+            "ORDER BY k.submission_id DESC", [form_id, *part]).fetchall())
+    if len(persons) > MAX_PARAMS:
+        rows.sort(key=lambda r: r["submission_id"], reverse=True)
+    return rows
+
+
+def near_in_range(db: Database, form_id: str, device_id: str | None,
+                  enumerator: str | None, lo: int, hi: int, limit: int) -> list[tuple]:
+    """``NEAR_COLUMNS`` of the records of this device or enumerator with a day in
+    [lo, hi], at most ``limit``: a batch's span at once."""
+    near = _near_select(form_id, device_id, enumerator, lo, hi)
+    if near is None:
+        return []
+    sql, params = near
+    return db.conn.execute(sql + "LIMIT ?", params + [limit]).fetchall()
+
+
+def versions_of(db: Database, logical_id: str) -> set[int]:
+    """The submission ids of every version of a logical record."""
+    return {r[0] for r in db.conn.execute(*subs_q.of_logical("id", logical_id))}
 
 
 # The typo rule's keys (``server.dedup.typo_map``): rows of ``TYPO_KEY``. Its map

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from server.dedup import FLAG, keys, typo_map
+from server.dedup.lookups import Lookups
 from server.ingest.pipeline import ingest
 from server.registry.publish import publish_builtin_rss
 from server.review.actions import review_rules
@@ -43,7 +44,8 @@ def test_candidate_lookups_use_indexes_never_a_scan_of_submissions(rss, monkeypa
     push(rss, build(BEST))
     push(rss, build(BEST))
     monkeypatch.setattr(typo_map, "WIDE_PUSH_WEEKS", 0)  # every push counts as wide
-    push(rss, build(BEST))  # windows read from the store
+    monkeypatch.setattr(Lookups, "_read_near", lambda self, descs: {})
+    push(rss, build(BEST))  # windows read from the store, one record at a time
     rss.conn.set_trace_callback(None)
     sqls += [(s, None) for s in captured
              if "respondent_key" in s and s.lstrip().upper().startswith("SELECT")]
@@ -95,16 +97,20 @@ def _matches_after_pushing(tmp_path, name):
     return matches, flags
 
 
-def test_the_typo_map_finds_exactly_what_reads_of_the_store_find(tmp_path, monkeypatch):
-    in_map = _matches_after_pushing(tmp_path, "map")
-    monkeypatch.setattr(typo_map, "WIDE_PUSH_WEEKS", 0)  # every push read from the store
+def test_every_way_of_reading_candidates_finds_exactly_the_same(tmp_path, monkeypatch):
+    batch = _matches_after_pushing(tmp_path, "batch")
+    # each record reads its device's and enumerator's window itself (a shared account)
+    monkeypatch.setattr(Lookups, "_read_near", lambda self, descs: {})
+    one_by_one = _matches_after_pushing(tmp_path, "one-by-one")
+    monkeypatch.undo()
+    monkeypatch.setattr(typo_map, "WIDE_PUSH_WEEKS", 0)  # typo windows read from the store
     from_store = _matches_after_pushing(tmp_path, "store")
-    monkeypatch.setattr(typo_map, "WIDE_PUSH_WEEKS", 40)
-    monkeypatch.setattr(typo_map, "MAP_KEYS", 50)  # weeks dropped and read again
+    monkeypatch.undo()
+    monkeypatch.setattr(typo_map, "MAP_KEYS", 50)  # weeks of the map dropped, read again
     small_map = _matches_after_pushing(tmp_path, "small-map")
-    assert len(in_map[0]) > 30  # the planted duplicates, found across and within pushes
-    assert any("case_id_typo" in m[2] for m in in_map[0])
-    assert in_map == from_store == small_map
+    assert len(batch[0]) > 30  # the planted duplicates, found across and within pushes
+    assert any("case_id_typo" in m[2] for m in batch[0])
+    assert batch == one_by_one == from_store == small_map
 
 
 WIDE_FORM = ("| survey |\n| | type | name | label |\n"

@@ -30,9 +30,9 @@ def test_the_one_pass_summary_is_the_summary_of_the_normalised_answers(db):
 
 
 def _could(a, b, minimum, threshold, layouts=(1, 1)):
-    answered, sketch = similarity.summary(b)
-    return similarity.could_match(similarity.summary(a), layouts[0], layouts[1], answered,
-                                  sketch, minimum, threshold)
+    row = ("b", layouts[1], *similarity.summary(b))
+    return similarity.could_match(similarity.summary(a), layouts[0], minimum, threshold,
+                                  [row], 1) == [row]
 
 
 def test_the_summary_never_rules_out_a_pair_whose_answers_reach_the_threshold():
@@ -55,7 +55,9 @@ def test_the_summary_leaves_pairs_of_other_layouts_to_their_answers():
     b = [f"b{i}" for i in range(20)]  # every answer differs: about half the bits show it
     assert not _could(a, b, 10, 0.9)
     assert _could(a, b, 10, 0.9, layouts=(1, 2))
-    assert similarity.could_match(None, 1, 1, 0, 0, 10, 0.9)
+    assert similarity.could_match(None, 1, 10, 0.9, [("b", 1, 0, 0)], 1) == [("b", 1, 0, 0)]
+    assert similarity.could_match(similarity.summary(a), 1, 10, 0.9,
+                                  [("b", 1, None, None)], 1) == [("b", 1, None, None)]
 
 
 def test_a_pair_with_no_answer_in_common_passes_only_a_zero_threshold():
