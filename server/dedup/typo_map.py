@@ -16,10 +16,10 @@ Two ways to answer, the same answers:
 - ``Session``: the map, for a push whose records span a few weeks (a tablet's
   recent interviews: the usual push).
 - ``StoreReads``: one record's window read from the store (its person keys
-  compared in C, then the rows of those one edit away), for a push spanning
-  more than ``WIDE_PUSH_WEEKS`` weeks of one form and round (a year's backlog
-  would otherwise load most of the store into the map), and for a store
-  without a file (``:memory:``).
+  compared in C, then the rows of those one edit away), for a push whose
+  windows span more than ``WIDE_PUSH_WEEKS`` weeks of the map (a year's
+  backlog would otherwise load most of the store into the map), and for a
+  store without a file (``:memory:``).
 
 Consistency. The map holds committed keys only, read through a read-only
 connection of its own, which sees the last commit and never the caller's open
@@ -58,7 +58,7 @@ from server.store.db import BUSY_TIMEOUT_MS
 
 WEEK = 7                  # days per block of keys loaded
 MAP_KEYS = 50_000         # keys held per process (about 1.7 KB each: 85 MB)
-WIDE_PUSH_WEEKS = 40      # weeks of one form and round a push's windows may span in the map
+WIDE_PUSH_WEEKS = 40      # weeks (of a form and round each) a push may load into the map
 IDLE_PUSHES = 200         # a week no push asked about in this many pushes is let go
 
 # A key as the rule needs it: (submission_id, person, day, layout, answered, sketch)
@@ -97,12 +97,12 @@ def probe_for(desc) -> Probe | None:
 
 def is_wide(probes) -> bool:
     """Whether the windows of a push's ``(form_id, round, probe)`` cover more than
-    ``WIDE_PUSH_WEEKS`` weeks of any one form and round."""
-    weeks: dict[tuple, set[int]] = {}
+    ``WIDE_PUSH_WEEKS`` weeks of the map (a week of one form and round each):
+    more than the map should load for one push."""
+    weeks: set[tuple] = set()
     for form_id, round_, probe in probes:
-        held = weeks.setdefault((form_id, round_), set())
-        held.update(range(probe.lo // WEEK, probe.hi // WEEK + 1))
-        if len(held) > WIDE_PUSH_WEEKS:
+        weeks.update((form_id, round_, w) for w in range(probe.lo // WEEK, probe.hi // WEEK + 1))
+        if len(weeks) > WIDE_PUSH_WEEKS:
             return True
     return False
 
