@@ -19,9 +19,9 @@ and their ratio.
 ids as they come back, each is interviewed in 1-4 rounds months apart, and
 records arrive in interview order; the store holds the first ``--stored`` of
 them and each run the next ``--records`` (new respondents' baselines and older
-ones' follow-ups, about three weeks of interviews). ``--order scattered`` is
-this bench's earlier stream: each run a new population whose interviews span
-the whole two years of the store, its respondents' every round in one run.
+ones' follow-ups, about three weeks of interviews). ``--order scattered`` is a
+backlog: each run a new population whose interviews span the whole two years
+of the store, its respondents' every round in one run.
 
 ``--set NAME=VALUE`` changes a duplicate rule for the measured runs (as
 ``fieldsync review rules --set`` does), e.g. ``--set case_id_typo=false``
@@ -42,14 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.dedup.detect import FLAG  # noqa: E402
-from server.dedup.rules import Rules  # noqa: E402
+from server.dedup import FLAG, Rules  # noqa: E402
 from server.registry.models import model_for  # noqa: E402
 from server.ingest.pipeline import ingest  # noqa: E402
 from server.registry.publish import publish_builtin_rss  # noqa: E402
 from server.review.actions import review_rules  # noqa: E402
 from server.store import open_db  # noqa: E402
-from tests.flows.dedup_population import batches, population  # noqa: E402
+from tests.helpers.dedup_population import batches, population  # noqa: E402
 
 ROUNDS_PER_RESPONDENT = 2.5  # mean of 1-4
 
@@ -132,8 +131,8 @@ def main() -> None:
             prefill(db, people(model, args.stored, args.devices, seed=1,
                                first_id=1)[:args.stored])
         # The prefill's garbage is this process's, not a web worker's: keep the
-        # cyclic collector from walking it during the measured runs (before,
-        # one run in two or three came out at half speed, all of it in gc).
+        # cyclic collector from walking it during the measured runs (it would
+        # make some runs far slower than others).
         gc.collect()
         gc.freeze()
         if settings:

@@ -4,9 +4,8 @@ and off, counted by valgrind (callgrind), on the store ``bench/dedup.py`` fills.
     .venv/bin/python bench/dedup_instructions.py [--store /tmp/fieldsync-dedup100k.db]
                                                  [--set NAME=VALUE ...]
 
-Why: on a shared machine the rate of the same code varies by a third from one
-minute to the next (docs/PERFORMANCE.md), more than a change to detection
-moves it. Instructions executed do not vary (0.1% from run to run), so two
+Why: on a shared machine the rate of the same code varies from one minute to
+the next more than a change to detection moves it. Instructions executed do not vary (0.1% from run to run), so two
 versions of the code can be compared on the same records exactly. They count
 the work of the process only: not the time the disk takes to sync, nor the
 kernel's time writing pages, nor waits for memory, which ``bench/dedup.py``
@@ -41,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import dedup as bench  # noqa: E402  (bench/dedup.py: the same stream and pushes)
 
-from server.dedup import typo as dedup_typo  # noqa: E402
+from server.dedup import typo_map  # noqa: E402
 from server.registry.models import model_for  # noqa: E402
 from server.registry.publish import publish_builtin_rss  # noqa: E402
 from server.review.actions import review_rules  # noqa: E402
@@ -132,7 +131,7 @@ def _build(store: Path, items: list[dict]) -> None:
     bench.prefill(db, items)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    dedup_typo.forget(str(partial))  # its reader connection too
+    typo_map.forget()  # its reader connection too
     for suffix in ("-wal", "-shm"):  # emptied by the checkpoint
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     os.replace(partial, store)

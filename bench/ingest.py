@@ -11,8 +11,7 @@ pushed with its enumerator's own account (about five interviews a day each,
 as in the field). In the same run it inserts the same records as flat rows
 (one column per RSS field, WAL, synchronous=FULL, one transaction per batch)
 into a bare table, two ways, as baselines: with sqlite-utils' ``insert_all``
-(the stack's bulk insert; the issue's "raw insert of RSS rows, 7,000 to
-15,000 rows/s" on this machine) and with a hand-written prepared INSERT per
+(the stack's bulk insert) and with a hand-written prepared INSERT per
 row (the floor), and prints both ratios. --clients N pushes N tablets'
 batches at once, as when a supervisor syncs several tablets at the office.
 

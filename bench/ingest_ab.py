@@ -4,7 +4,7 @@ a change of a few percent from the machine's own drift.
     git worktree add /tmp/base <commit>
     .venv/bin/python bench/ingest_ab.py /tmp/base . [--runs 8] [--records 3000]
 
-Why: on this shared machine ``bench/ingest.py``'s rate moves by a third from
+Why: on a shared machine ``bench/ingest.py``'s rate moves from
 one minute to the next, so two benches run one after the other compare the
 minutes more than the code. Here two servers (``fieldsync serve``, gunicorn,
 2 workers, as deployed), each started from its own checkout on a fresh
@@ -13,8 +13,7 @@ enumerator per batch, as ``bench/ingest.py``), the order swapped at each
 batch; each side's rate counts only its own requests. A run is ``--records``
 records; the ratio of the two rates is printed per run, then the medians.
 
-A store that grows, against an empty one (the issue's "a million stored
-within 80% of an empty store"), measured the same way:
+A store that grows, against an empty one, measured the same way:
 
     .venv/bin/python bench/ingest_ab.py . . --fill /tmp/m1m.db --stored 1000000
     .venv/bin/python bench/ingest_ab.py . . --new-store /tmp/m1m.db

@@ -3,9 +3,9 @@
 
     .venv/bin/python bench/ingest_instructions.py [--records 2000] [--batch 250]
 
-Why: ``bench/ingest.py``'s rate on this shared machine varies by a third from
-one minute to the next, and so does its raw-insert baseline; a change worth a
-few percent cannot be seen in it. Instructions executed repeat to 0.1%, so
+Why: ``bench/ingest.py``'s rate on a shared machine varies from one minute to
+the next, and so does its raw-insert baseline; a change worth a few percent
+cannot be seen in it. Instructions executed repeat to 0.1%, so
 two versions of the code are compared on the same records exactly. They count
 the process's own work: validation, scoring, duplicate detection, encoding,
 SQLite's statements. Not the disk's sync at each commit, nor HTTP (schema

@@ -1,9 +1,21 @@
-"""Errors raised by the forms package.
+"""Errors raised by the forms package, and the base class of every package's errors.
 
-Each carries a stable machine ``code``, a human ``message`` that says what to
-fix, an HTTP-like ``status`` the server uses when rendering it, and ``details``
-(for XLSForm problems: a list of ``{sheet, row, message}``). The server's error
-registry renders these; nothing here knows about HTTP.
+``CodedError`` is what the five packages' errors have in common (forms' ``FormsError``,
+``scoring.errors.ScoringError``, ``sync.errors.SyncError``, ``server.errors.FieldsyncError``,
+``server.openrosa.errors.OpenRosaError``): a stable machine ``code``, a human
+``message`` that says what to fix, an HTTP-like ``status`` and ``details``. It
+lives here because forms is the layer every other package may import; the
+server renders any ``CodedError`` the same way, and nothing here knows HTTP.
+
+    CodedError
+    ├── FormsError      (forms; details of XLSForm problems: [{sheet, row, message}])
+    ├── ScoringError    (scoring)
+    ├── SyncError       (sync)
+    ├── FieldsyncError  (server; codes checked against server.errors.CODES)
+    └── OpenRosaError   (server.openrosa)
+
+Each package keeps its own registry of codes (code -> status); codes are never
+renamed or reused.
 """
 
 from __future__ import annotations
@@ -20,12 +32,22 @@ STATUS = {
 }
 
 
-class FormsError(Exception):
-    """A form or document fieldsync cannot accept; ``code`` names which rule."""
+class CodedError(Exception):
+    """A refusal with a stable ``code``; ``status`` defaults to the package's
+    registry (``STATUS``, code -> HTTP-like status), else 400."""
 
-    def __init__(self, code: str, message: str, details: dict | None = None):
+    STATUS: dict[str, int] = {}
+
+    def __init__(self, code: str, message: str, details: dict | None = None,
+                 status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
-        self.status = STATUS.get(code, 400)
+        self.status = status or self.STATUS.get(code, 400)
+
+
+class FormsError(CodedError):
+    """A form or document fieldsync cannot accept; ``code`` names which rule."""
+
+    STATUS = STATUS

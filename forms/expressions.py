@@ -20,6 +20,7 @@ from datetime import datetime, timezone, tzinfo
 from forms.errors import FormsError
 from forms.media import media_file_name
 from forms.model import FormModel
+from forms.record import answer_at
 from forms.xpath import Env, Schema, compile_xpath, document, parse_date
 from forms.xpath.parser import parse
 from forms.xpath.secondary import SecondaryInstance, Unavailable
@@ -440,7 +441,7 @@ def record_clock(model: FormModel, data: dict, now: datetime | None,
     """
     tz = tz or timezone.utc
     for f in form_expressions(model).stamps:
-        value = _lookup(data, f.path)
+        value = answer_at(data, f.path)
         parsed = parse_date(value) if isinstance(value, str) else None
         if isinstance(parsed, datetime):
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)), True
@@ -448,11 +449,3 @@ def record_clock(model: FormModel, data: dict, now: datetime | None,
         return datetime.now(tz), False
     return (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(tz), False
 
-
-def _lookup(data: dict, path: str):
-    value = data
-    for part in path.split("/"):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value

@@ -9,7 +9,7 @@ instance folders and ``forms check``. An instance
       <orx:meta><orx:instanceID>uuid:1f0c...</orx:instanceID></orx:meta>
     </data>
 
-becomes the record of INTERFACES.md ("Submission records")
+becomes a record as docs/API.md ("Sync") shows it
 
     {"instance_id": "uuid:1f0c...", "form_id": "rss", "form_version": "2026112901",
      "deprecated_id": None, "instance_name": None,

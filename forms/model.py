@@ -13,6 +13,7 @@ Paths are relative to the instance root and use "/" (``econ/econ_satisfaction``,
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 
 from forms.xmlsafe import parse_xml
@@ -134,6 +135,33 @@ class FormModel:
             name: [Choice(**c) for c in items] for name, items in raw["choices"].items()
         }
         return cls(**raw)
+
+
+class PerModel:
+    """What a module works out from a form model, kept by that module, never on
+    the model: ``PerModel(make)(model, *args)`` is ``make(model, *args)``,
+    computed once per model object and arguments. A published version never
+    changes and its model is itself cached (one object per version), so the
+    entry is found again; each entry holds its model, so a model's id is never
+    taken for another's. At most ``size`` entries, the oldest dropped first."""
+
+    def __init__(self, make, size: int = 256):
+        self.make = make
+        self.size = size
+        self.held: dict[tuple, tuple] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, model: FormModel, *args):
+        key = (id(model), *args)
+        held = self.held.get(key)
+        if held is not None and held[0] is model:
+            return held[1]
+        value = self.make(model, *args)
+        with self.lock:
+            if len(self.held) >= self.size:
+                self.held.pop(next(iter(self.held)), None)
+            self.held[key] = (model, value)
+        return value
 
 
 def compile_xform(xform: str | bytes) -> FormModel:

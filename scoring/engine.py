@@ -12,14 +12,16 @@ or key fields by path (``econ/has_debt``) or by bare name (``has_debt``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 
 from forms.model import FormModel
+from forms.record import answer_at
 
 from scoring.spec import ITEM_METHODS, Condition, Indicator, Spec, check_spec
 
 _DIGITS = 6
-_MAX_PLANS = 32
+_MAX_PLANS = 256  # (spec, form model) pairs whose compiled plan is kept
 _MAX_MEMO = 256  # answer texts remembered per accessor and per item (free text is unbounded)
 _EMPTY: dict = {}
 
@@ -44,19 +46,7 @@ class _Accessor:
 
     def find(self, data: dict):
         """The value as stored: at its path in nested data, else keyed by path or name."""
-        node = data
-        for seg in self.segs:
-            if type(node) is not dict:
-                node = None
-                break
-            node = node.get(seg)
-            if node is None:
-                break
-        if node is None and len(self.segs) > 1:
-            node = data.get(self.path)
-            if node is None:
-                node = data.get(self.name)
-        return node
+        return answer_at(data, self.path, self.name)
 
     def answer(self, data: dict):
         """The answer as choice name(s): str for select_one, tuple for select_multiple."""
@@ -149,11 +139,6 @@ class _Item:
         """Every value this item can take."""
         ind = self.ind
         return {*ind.values.values(), ind.dont_know, ind.refused, ind.missing, ind.not_asked}
-
-    def fallback(self, data: dict):
-        """The value keyed by path or bare name, when it is not at its nested path."""
-        node = data.get(self.acc.path)
-        return data.get(self.acc.name) if node is None else node
 
     def evaluate(self, node, data: dict) -> tuple[float, tuple[str, ...]]:
         """``(value, warnings)`` of a stored value not yet in ``memo``."""
@@ -288,8 +273,8 @@ class _Plan:
                     if type(group) is not dict:
                         group = _EMPTY
                 node = group.get(leaf)
-                if node is None:
-                    node = rule.fallback(data)
+                if node is None:  # perhaps keyed flat, by path or name
+                    node = rule.acc.find(data)
             elif head is not None:
                 node = top.get(head)
             else:
@@ -321,18 +306,25 @@ class _Plan:
 
 
 def plan_for(spec: Spec, model: FormModel, check: bool = True) -> _Plan:
-    """The compiled plan of ``spec`` for ``model`` (checked once, then cached)."""
-    key = id(model)
-    cached = spec._plans.get(key)
-    if cached is not None and cached.model is model:
+    """The compiled plan of ``spec`` for ``model`` (checked once, then kept here,
+    keyed by the two objects; a plan holds both, so an id is never taken for
+    another's)."""
+    key = (id(spec), id(model))
+    cached = _PLANS.get(key)
+    if cached is not None and cached.spec is spec and cached.model is model:
         return cached
     if check:
         check_spec(spec, model)
     plan = _Plan(spec, model)
-    if len(spec._plans) >= _MAX_PLANS:  # models rebuilt per request must not pile up
-        spec._plans.pop(next(iter(spec._plans)))
-    spec._plans[key] = plan
+    with _PLANS_LOCK:
+        if len(_PLANS) >= _MAX_PLANS:  # models rebuilt per request must not pile up
+            _PLANS.pop(next(iter(_PLANS)), None)
+        _PLANS[key] = plan
     return plan
+
+
+_PLANS: dict[tuple[int, int], _Plan] = {}
+_PLANS_LOCK = threading.Lock()
 
 
 def score_record(spec: Spec, model: FormModel, data: dict) -> dict:

@@ -1,9 +1,9 @@
 """Errors raised by the scoring package.
 
-One class, :class:`ScoringError`, shaped like ``forms.errors.FormsError``: a stable
-machine ``code``, a ``message`` that says what to fix, an HTTP-like ``status`` and
-``details``. Spec problems list every finding in ``details["errors"]``, each
-``{"sheet", "row", "name", "message"}`` where ``sheet`` is the spec section
+One class, :class:`ScoringError`, a ``forms.errors.CodedError`` as every package's
+errors are: a stable machine ``code``, a ``message`` that says what to fix, an
+HTTP-like ``status`` and ``details``. Spec problems list every finding in
+``details["errors"]``, each ``{"sheet", "row", "name", "message"}`` where ``sheet`` is the spec section
 (``indicators``, ``value_sets``, ``scores``, ``spec``) and ``row`` its 1-based row.
 
 Codes (never renamed or reused):
@@ -16,6 +16,8 @@ Codes (never renamed or reused):
 
 from __future__ import annotations
 
+from forms.errors import CodedError
+
 STATUS = {
     "scoring_spec_invalid": 422,
     "scoring_spec_form_mismatch": 422,
@@ -24,12 +26,7 @@ STATUS = {
 }
 
 
-class ScoringError(Exception):
+class ScoringError(CodedError):
     """A scoring spec or input fieldsync cannot use; ``code`` names which rule."""
 
-    def __init__(self, code: str, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = STATUS.get(code, 400)
+    STATUS = STATUS

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from forms.model import FormModel
+from forms.record import answer_at
 
 KEY_FIELD = "respondent_key"
 _REF_RE = re.compile(r"/[A-Za-z_][\w.\-]*(?:/[A-Za-z_][\w.\-]*)+")
@@ -42,11 +43,8 @@ def respondent_key(model: FormModel, data: dict) -> str | None:
 
 
 def _lookup(data: dict, path: str, name: str) -> str | None:
-    node = data
-    for seg in path.split("/"):
-        node = node.get(seg) if isinstance(node, dict) else None
-    if node is None:
-        node = data.get(path, data.get(name))
-    if node is None or isinstance(node, (dict, list)):
+    """The answer at ``path`` (or keyed flat by path or name) as stripped text."""
+    node = answer_at(data, path, name)
+    if node is None or isinstance(node, list):
         return None
     return str(node).strip() or None

@@ -85,7 +85,6 @@ class Spec:
     only_if: Condition | None
     document: dict
     sha256: str
-    _plans: dict = _field(default_factory=dict, repr=False, compare=False)
 
     def indicator(self, name: str) -> Indicator | None:
         return next((i for i in self.indicators if i.name == name), None)

@@ -16,9 +16,10 @@ from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from forms.errors import CodedError
 from server import logs
 from server.accounts import keys
-from server.errors import FieldsyncError, error_body, is_fieldsync_error
+from server.errors import error_body
 from server.ingest.timezone import server_timezone
 from server.i18n.errors import localise
 from server.store import open_db
@@ -117,11 +118,11 @@ def _register_blueprints(app: Flask) -> None:
     from server.routes.forms import bp as forms_bp
     from server.routes.openrosa import bp as openrosa_bp
     from server.routes.scores import bp as scores_bp
-    from server.routes.exports import bp as exports_bp  # issue 8
-    from server.routes.outbox import bp as outbox_bp  # issue 8
+    from server.routes.exports import bp as exports_bp
+    from server.routes.outbox import bp as outbox_bp
     from server.routes.sync import bp as sync_bp
-    from server.routes.review import bp as review_bp  # issue 7
-    from server.routes.entities import bp as entities_bp  # issue 23
+    from server.routes.review import bp as review_bp
+    from server.routes.entities import bp as entities_bp
     from server.routes.central import bp as central_bp  # Central's REST API
     from server.routes.odata import bp as odata_bp  # OData per form
 
@@ -130,10 +131,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(scores_bp)
-    app.register_blueprint(outbox_bp)  # issue 8
-    app.register_blueprint(exports_bp)  # issue 8
-    app.register_blueprint(review_bp)  # issue 7
-    app.register_blueprint(entities_bp)  # issue 23
+    app.register_blueprint(outbox_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(entities_bp)
     app.register_blueprint(central_bp)
     app.register_blueprint(odata_bp)
     from server.routes.enketo import bp as enketo_bp  # web forms in Enketo
@@ -154,7 +155,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _render(exc):
         renderer = _renderer_for(app)
-        if isinstance(exc, FieldsyncError) or is_fieldsync_error(exc):
+        if isinstance(exc, CodedError):
             response = app.make_response(renderer(exc.status, exc.code, exc.message,
                                                   exc.details))
             if isinstance(exc.details, dict) and "retry_after" in exc.details:

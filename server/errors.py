@@ -2,16 +2,19 @@
 
 Every refusal is ``{"error": {"code", "message", "details"}}`` with a 4xx status.
 Codes are stable: clients and scripts match on them, so a code is never renamed
-or reused once shipped. Errors raised by ``forms``, ``scoring`` and ``sync``
-carry the same attributes (code, message, status, details) and are rendered by
-the same handler.
+or reused once shipped. Every package's errors share one base class,
+``forms.errors.CodedError`` (code, message, status, details), and the app's
+handler renders any of them the same way:
 
-    FieldsyncError (server)          FormsError (forms)
-    ├── code -> status via CODES     ScoringError (scoring)
-    └── message says what to fix     SyncError (sync)
+    CodedError (forms.errors)
+    ├── FieldsyncError (server: code -> status via CODES; message says what to fix)
+    ├── OpenRosaError (server.openrosa.errors)
+    ├── FormsError (forms), ScoringError (scoring), SyncError (sync)
 """
 
 from __future__ import annotations
+
+from forms.errors import CodedError
 
 # code -> HTTP status. Append only; retired codes stay listed.
 CODES: dict[str, int] = {
@@ -51,24 +54,17 @@ CODES: dict[str, int] = {
 }
 
 
-class FieldsyncError(Exception):
+class FieldsyncError(CodedError):
     """A refusal with a stable code; raise it anywhere under ``server/``."""
+
+    STATUS = CODES
 
     def __init__(self, code: str, message: str, details: dict | None = None,
                  status: int | None = None):
         if code not in CODES:
             raise ValueError(f"unregistered error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = status or CODES[code]
+        super().__init__(code, message, details, status)
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
-
-
-def is_fieldsync_error(exc: BaseException) -> bool:
-    """True for errors from any package that carry code/message/status/details."""
-    return all(hasattr(exc, a) for a in ("code", "message", "status", "details"))

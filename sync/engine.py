@@ -1,6 +1,6 @@
 """The push/pull engine, shared by devices and by office -> HQ forwarding.
 
-It knows records (dicts shaped as INTERFACES.md "Submission records") and a
+It knows records (dicts shaped as docs/API.md, "Sync", shows them) and a
 server; it knows nothing of where records are kept. The caller hands in an
 iterable of records and gets the server's answers back through ``on_results``,
 once per acknowledged batch, so it can record them in one transaction:

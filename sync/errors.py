@@ -1,8 +1,12 @@
-"""Errors raised by the sync package, with the attribute shape every package uses:
-``code`` (stable), ``message`` (what to fix), ``status`` (HTTP-like), ``details``.
+"""Errors raised by the sync package, a ``forms.errors.CodedError`` as every
+package's errors are: ``code`` (stable), ``message`` (what to fix), ``status``
+(HTTP-like; a caller may give its own, e.g. the status a server answered),
+``details``.
 """
 
 from __future__ import annotations
+
+from forms.errors import CodedError
 
 STATUS = {
     "batch_invalid": 400,
@@ -19,11 +23,7 @@ STATUS = {
 }
 
 
-class SyncError(Exception):
-    def __init__(self, code: str, message: str, details: dict | None = None,
-                 status: int | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = status or STATUS.get(code, 400)
+class SyncError(CodedError):
+    """A sync, device or Collect-import problem; ``code`` names which."""
+
+    STATUS = STATUS

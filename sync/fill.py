@@ -25,6 +25,7 @@ from pathlib import Path
 
 from forms.entities import evaluate_text
 from forms.model import Field, FormModel, compile_xform
+from forms.record import put_answer
 from forms.validate import evaluate_calculates, validate_record
 from sync.device_store import DeviceStore, new_instance_id
 from sync.errors import SyncError
@@ -219,15 +220,5 @@ def _fill_preloads(model: FormModel, data: dict, started: datetime, ended: datet
 def _fill_calculates(model: FormModel, data: dict, now: datetime) -> None:
     """Store the form's calculates in the record, as Collect does."""
     for path, value in evaluate_calculates(model, data, now).items():
-        node, parts = data, path.split("/")
-        for part in parts[:-1]:
-            m = re.fullmatch(r"(.+)\[(\d+)\]", part)
-            try:
-                node = node[m.group(1)][int(m.group(2)) - 1] if m else node.setdefault(part, {})
-            except (KeyError, IndexError, TypeError):
-                node = None
-            if not isinstance(node, dict):
-                break
-        else:
-            if model.fields.get(re.sub(r"\[\d+\]", "", path), None) is not None:
-                node[parts[-1]] = value
+        if model.fields.get(re.sub(r"\[\d+\]", "", path)) is not None:
+            put_answer(data, path, value)

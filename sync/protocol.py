@@ -2,7 +2,7 @@
 
 Shared by the server (which loads pushes with these schemas), the device client
 and the office -> HQ forwarder, so every side agrees on one shape
-(INTERFACES.md, "Submission records" and "POST /api/v1/sync/push").
+(docs/API.md, "Sync": a record, and ``POST /api/v1/sync/push``).
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def canonical_json(value) -> str:
     so it never changes.
 
     A value of texts, integers, booleans and nulls in dicts and lists (a
-    record's data, nearly always) is written by orjson, four times faster and
-    to the same text. Anything else goes to the standard library: floats
+    record's data, nearly always) is written by orjson, faster and to the
+    same text. Anything else goes to the standard library: floats
     (orjson writes ``1e16`` where it writes ``1e+16``), other types, deep
     nesting, and what orjson refuses (an integer beyond 64 bits, a lone
     surrogate, a key that is not a text)."""

@@ -40,8 +40,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "submissions.review": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
-    "outbox.manage": frozenset({"admin"}),  # forwarding status and retry (issue 8)
-    # entity lists (issue 23): read, import and resolve; due lists (an
+    "outbox.manage": frozenset({"admin"}),  # forwarding status and retry
+    # entity lists: read, import and resolve; due lists (an
     # enumerator sees their own cases)
     "entities.read": frozenset({"admin", "supervisor", "analyst"}),
     "entities.manage": frozenset({"admin", "supervisor"}),

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from flask import Response, json, request
 
+from forms.errors import CodedError
+
 # code -> (HTTP status, Central's problem code). Append only; codes are never reused.
 CODES: dict[str, tuple[int, float]] = {
     "credentials_invalid": (401, 401.2),    # wrong user/password or unknown session
@@ -41,17 +43,13 @@ BY_STATUS = {400: 400.1, 401: 401.2, 403: 403.1, 404: 404.1, 405: 405.1, 406: 40
 REALM = "fieldsync"
 
 
-class CentralError(Exception):
+class CentralError(CodedError):
     """A refusal on the Central-compatible routes; carries code, message, status, details."""
 
     def __init__(self, code: str, message: str, details: dict | None = None):
         if code not in CODES:
             raise ValueError(f"unregistered Central error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = CODES[code][0]
+        super().__init__(code, message, details, status=CODES[code][0])
 
 
 def central_number(code: str, status: int) -> float:

@@ -22,10 +22,10 @@ def cli():
 
 def _register() -> None:
     from server.cli import accounts, device, forms, serve
-    from server.cli import backup, export, worker  # issue 8
-    from server.cli import score  # issue 6: score, scoring, rescore, trends
-    from server.cli import review  # issue 7: review queues and duplicates
-    from server.cli import entities  # issue 23: entity lists and due lists
+    from server.cli import backup, export, worker
+    from server.cli import score  # score, scoring, rescore, trends
+    from server.cli import review  # review queues and duplicates
+    from server.cli import entities  # entity lists and due lists
     from server.cli import enketo  # web forms in Enketo, public links
 
     for module in (accounts, device, forms, serve, worker, export, backup, review, score,

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from server.errors import is_fieldsync_error
+from forms.errors import CodedError
 from server.store import open_db
 
 DEFAULT_DB = "fieldsync.db"
@@ -37,7 +37,7 @@ class FieldsyncGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - rendered, not swallowed
-            if is_fieldsync_error(exc):
+            if isinstance(exc, CodedError):
                 click.echo(f"fieldsync: error: {exc.message}", err=True)
                 for problem in exc.details.get("errors", []) if exc.details else []:
                     where = ", ".join(

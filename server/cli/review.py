@@ -1,4 +1,4 @@
-"""`fieldsync review ...`: wrappers of server.review.actions (issue 7).
+"""`fieldsync review ...`: wrappers of server.review.actions.
 
 Each command calls the function of the same name (``review_queue``,
 ``review_show``, ``review_set``, ``review_resolve``, ``review_duplicates``,

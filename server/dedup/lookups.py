@@ -1,22 +1,25 @@
-"""Where duplicate detection reads its candidates: one record's statements, or
-a whole batch's read once.
+"""Where one batch's records find their candidates, inside its write transaction.
 
-``dedup._find`` asks three questions per record (same person key; same device
-or enumerator within days; a key one edit away within days). ``PerRecord``
-asks the first two as one indexed statement each and the third of the typo
-rule's map (``server.dedup.typo``, one session per ``PerRecord``).
-``BatchLookups`` asks the first two and the third once for a whole batch,
-before its writes, inside its write transaction (the batch's person
-keys; the days its device and enumerator cover), answers each record from
-memory, and adds the rows the batch itself writes as it writes them. The
-candidates are the same as ``PerRecord``'s (which of them the
-``max_candidates`` bound keeps, when there are more, may differ). Where a
-batch statement reaches its own bound (a tablet with thousands of rows in
-the span), that rule falls back to ``PerRecord`` for the batch.
+The rules ask three questions of each record (``server.dedup.rules``):
 
-Why: a push is one tablet's records, one device and one enumerator, weeks of
-interviews: each near-in-time row would otherwise be read again by every
-record within days of it, and the write lock is held for less time.
+- the same person key (``same_person``): the key rows of every person key of
+  the batch are read in one statement when the batch's first record is
+  checked, before anything is written; each record takes the newest
+  ``max_candidates`` of its own, but for its own versions;
+- the same device or enumerator, interviewed within days (``near_in_time``):
+  the rows of each device and enumerator of the batch over the days its
+  records' windows span, read in one statement the same way (a push is one
+  tablet's weeks of interviews: each row would otherwise be read again by
+  every record near it in time); a device or enumerator with more rows in that
+  span than twice ``max_candidates`` per record (an account shared by a whole
+  office) is asked one record's window at a time instead;
+- a person key one edit away, in the same round, within days
+  (``typo_neighbours``, through ``server.dedup.typo_map``).
+
+As the batch writes a record's key row (``server.dedup.detector``), ``wrote``
+adds it to what was read, so the records after it find it as they would in
+the store. The answers of the few candidates the rules keep are read last, by
+primary key (``answers``). Every read is an index lookup (``server.store.duplicates``).
 """
 
 from __future__ import annotations
@@ -25,244 +28,146 @@ from bisect import bisect_left, bisect_right
 
 from sqlite_utils import Database
 
-from server.dedup import typo as dedup_typo
+from server.dedup import typo_map
 from server.store import duplicates as dup_q
 
-# Rows a batch statement may return per record of the batch before the rule
-# falls back to per-record statements.
-ROWS_PER_RECORD = 200
-MAX_PARAMS = 20_000  # SQLite's default allows 32,766 host parameters
 
+class Lookups:
+    """One batch's candidate lookups, for the records ``descs`` (the batch's
+    ``Description``s, ``None`` for those not checked)."""
 
-def _answer_columns(db: Database) -> dict[str, set[str]]:
-    """Form id -> its answer columns as last read on this connection."""
-    held = getattr(db, "_fieldsync_answer_columns", None)
-    if held is None:
-        held = {}
-        try:
-            db._fieldsync_answer_columns = held
-        except AttributeError:
-            pass
-    return held
-
-
-class PerRecord:
-    """One indexed statement per question (quarantine release, single records)."""
-
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, descs: list):
         self.db = db
-        self._typo = None  # the typo rule's session, opened at its first lookup
-        self._columns = _answer_columns(db)
+        descs = [d for d in descs if d is not None]
+        self.persons = self._read_persons(descs)
+        self.near_groups = self._read_near(descs)
+        probes = [(d.form_id, d.parts.round, p) for d in descs
+                  if (p := typo_map.probe_for(d)) is not None]
+        self.wide = typo_map.is_wide(probes)
+        self._typo: typo_map.StoreReads | None = None  # opened at its first lookup
+        self._columns: dict[str, set[str]] = {}  # form id -> its answer columns
 
-    def by_person(self, det, logical_id: str) -> list[dict]:
-        return dup_q.by_person(self.db, det.form_id, det.parts.person, logical_id,
-                               det.rules.max_candidates)
+    # The same person key ------------------------------------------------------------
 
-    def near(self, det, lo: int, hi: int, logical_id: str) -> list[tuple]:
-        """``dup_q.NEAR_COLUMNS`` rows."""
-        return dup_q.near_in_time(self.db, det.form_id, det.device, det.enumerator, lo, hi,
-                                  logical_id, det.rules.max_candidates)
-
-    def typo_neighbours(self, det) -> dict[int, str]:
-        """Submission id -> person key of the keys of the record's form and round
-        that its typo question asks for (``server.dedup.typo``)."""
-        probe = dedup_typo.probe_for(det)
-        if probe is None:
-            return {}
-        return self._typo_session().neighbours(det.form_id, det.parts.round, probe)
-
-    def _typo_session(self):
-        if self._typo is None:
-            self._typo = dedup_typo.session(self.db)
-        return self._typo
-
-    def answer_columns(self, form_id: str, paths: list[str]) -> set[str]:
-        """The form's answer columns, read again only when one of ``paths`` is not
-        among them (a new version's field added a column since; none is ever
-        dropped). Kept with the connection, for its later batches too."""
-        have = self._columns.get(form_id)
-        if have is None or not have.issuperset(paths):
-            have = self._columns[form_id] = dup_q.answer_columns(self.db, form_id)
-        return have
-
-    def written(self, det, row: dict) -> None:
-        """Let the typo lookups of the records after this one see it (the other
-        statements read the store, this write included)."""
-        if self._typo is not None and det.parts and det.day is not None:
-            answered, sketch = det.summary if det.summary else (None, None)
-            self._typo.written(det.form_id, det.parts.round, (
-                row["id"], det.parts.person, det.day, det.layout, answered, sketch),
-                det.variants, row.get("seq", -1))
-
-    def signatures(self, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
-        """Submission id -> (layout, signature) of these records' stored keys."""
-        return dup_q.signatures_of(self.db, submission_ids)
-
-    def write_key(self, key_row: tuple) -> None:
-        """Store a record's key (``dup_q.key_row``): at once, for the next
-        statement to read."""
-        dup_q.insert_keys(self.db, [key_row])
-
-    def flush(self) -> None:
-        """Store what waits to be stored (call before the transaction ends)."""
-
-    def committed(self) -> None:
-        """The batch's transaction has committed (``server.dedup.typo``)."""
-        if self._typo is not None:
-            self._typo.committed()
-
-
-class BatchLookups(PerRecord):
-    """Person keys and near-in-time rows for a batch's records (``dets``, as
-    ``dedup.prepare`` described them), one statement per rule and group."""
-
-    def __init__(self, db: Database, dets: list):
-        super().__init__(db)
-        dets = [d for d in dets if d is not None]
-        self.persons = self._read_persons(dets)
-        self.near_groups = self._read_near(dets)
-        self.typo = self._read_typo(dets)
-        self.pending: list[tuple] = []  # key rows waiting for ``flush``
-
-    # A key one edit away -----------------------------------------------------------
-
-    def _read_typo(self, dets) -> dict:
-        """id(det) -> (probe, committed keys it asks for), the whole batch's in
-        one go before anything is written, in date order (the map's parts in
-        use stay in the processor's caches, and each week is read once); the
-        batch's own keys are added per record."""
-        asked = [(d, p) for d in dets if (p := dedup_typo.probe_for(d)) is not None]
-        if not asked:
-            return {}
-        # In date order: a batch spanning months reads each week once.
-        asked.sort(key=lambda dp: (dp[0].form_id, dp[0].parts.round, dp[1].lo))
-        session = self._typo_session()
-        weeks = {(d.form_id, d.parts.round, w) for d, p in asked
-                 for w in range(p.lo // dedup_typo.WEEK, p.hi // dedup_typo.WEEK + 1)}
-        read = session.read_neighbours if len(weeks) > dedup_typo.WIDE_BATCH_WEEKS \
-            else session.committed_neighbours
-        return {id(d): (probe, read(d.form_id, d.parts.round, probe)) for d, probe in asked}
-
-    def typo_neighbours(self, det) -> dict[int, str]:
-        read = self.typo.get(id(det))
-        if read is None:
-            return super().typo_neighbours(det)
-        probe, committed = read
-        found = dict(committed)
-        self._typo.own_neighbours(det.form_id, det.parts.round, probe, found)
-        return found
-
-    # Same person key -------------------------------------------------------------
-
-    def _read_persons(self, dets) -> dict | None:
-        """(form_id, person) -> key rows, newest first; None to ask per record."""
+    def _read_persons(self, descs) -> dict[tuple, list[dict]]:
+        """(form_id, person) -> its key rows, newest first."""
         wanted: dict[str, set[str]] = {}
-        for d in dets:
+        for d in descs:
             if d.parts:
                 wanted.setdefault(d.form_id, set()).add(d.parts.person)
-        out: dict = {}
+        out: dict[tuple, list[dict]] = {}
         for form_id, persons in wanted.items():
-            if len(persons) > MAX_PARAMS:
-                return None
-            limit = ROWS_PER_RECORD * len(persons)
-            rows = dup_q.by_persons(self.db, form_id, sorted(persons), limit)
-            if len(rows) >= limit:
-                return None
-            for p in persons:
-                out[(form_id, p)] = []
-            for row in rows:
+            for person in persons:
+                out[(form_id, person)] = []
+            for row in dup_q.by_persons(self.db, form_id, sorted(persons)):
                 out[(form_id, row["person_norm"])].append(row)
         return out
 
-    def by_person(self, det, logical_id: str) -> list[dict]:
-        if self.persons is None:
-            return super().by_person(det, logical_id)
-        rows = self.persons[(det.form_id, det.parts.person)]
-        return [r for r in rows if r["logical_id"] != logical_id][:det.rules.max_candidates]
+    def same_person(self, desc, logical_id: str) -> list[dict]:
+        """Key rows of the record's person key, newest first, not versions of
+        ``logical_id`` (``dup_q.CANDIDATE_COLUMNS``)."""
+        rows = self.persons[(desc.form_id, desc.parts.person)]
+        return [r for r in rows if r["logical_id"] != logical_id][:desc.rules.max_candidates]
 
-    # Same device or enumerator, near in time -----------------------------------------
+    # The same device or enumerator, near in time ------------------------------------------
 
-    def _read_near(self, dets) -> dict | None:
-        """(form_id, device, enumerator) -> (days, rows) sorted by day then id; None
-        to ask per record."""
-        spans: dict[tuple, list[int]] = {}
-        for d in dets:
+    def _read_near(self, descs) -> dict[tuple, tuple | None]:
+        """(form_id, device, enumerator) -> (days, rows) sorted by day then id, or
+        None when the group is read one record at a time."""
+        spans: dict[tuple, list] = {}
+        for d in descs:
             if d.day is None or not (d.device or d.enumerator):
                 continue
             w = d.rules.similar_window_days
-            span = spans.setdefault((d.form_id, d.device, d.enumerator), [d.day - w, d.day + w])
+            span = spans.setdefault((d.form_id, d.device, d.enumerator),
+                                    [d.day - w, d.day + w, 0, d.rules.max_candidates])
             span[0], span[1] = min(span[0], d.day - w), max(span[1], d.day + w)
-        out: dict = {}
-        for (form_id, device, enumerator), (lo, hi) in spans.items():
-            limit = ROWS_PER_RECORD * len(dets)
-            rows = dup_q.near_in_range(self.db, form_id, device, enumerator, lo, hi, limit)
-            if len(rows) >= limit:
-                return None
+            span[2] += 1
+        out: dict[tuple, tuple | None] = {}
+        for (form_id, device, enumerator), (lo, hi, records, most) in spans.items():
+            bound = 2 * most * records
+            rows = dup_q.near_in_range(self.db, form_id, device, enumerator, lo, hi, bound)
+            if len(rows) >= bound:
+                out[(form_id, device, enumerator)] = None
+                continue
             rows.sort(key=lambda r: (r[1], r[0]))
             out[(form_id, device, enumerator)] = ([r[1] for r in rows], rows)
         return out
 
-    def near(self, det, lo: int, hi: int, logical_id: str) -> list[tuple]:
-        group = None if self.near_groups is None else \
-            self.near_groups.get((det.form_id, det.device, det.enumerator))
+    def near_in_time(self, desc, lo: int, hi: int, logical_id: str,
+                     fresh: bool) -> list[tuple]:
+        """``dup_q.NEAR_COLUMNS`` rows of the record's device or enumerator with a
+        day in [lo, hi], not versions of ``logical_id`` (a ``fresh`` record, not
+        an edit, has none), at most ``max_candidates``."""
+        group = self.near_groups.get((desc.form_id, desc.device, desc.enumerator))
         if group is None:
-            return super().near(det, lo, hi, logical_id)
+            return dup_q.near_in_time(self.db, desc.form_id, desc.device, desc.enumerator,
+                                      lo, hi, logical_id, desc.rules.max_candidates)
         days, rows = group
         found = rows[bisect_left(days, lo):bisect_right(days, hi)]
-        if not found or det.fresh:
-            return found[:det.rules.max_candidates]
-        versions = dup_q.versions_of(self.db, logical_id)
-        if versions:
+        if found and not fresh:
+            versions = dup_q.versions_of(self.db, logical_id)
             found = [r for r in found if r[0] not in versions]
-        return found[:det.rules.max_candidates]
+        return found[:desc.rules.max_candidates]
 
-    # What the batch writes -------------------------------------------------------------
+    # A key one edit away ---------------------------------------------------------------
 
-    def write_key(self, key_row: tuple) -> None:
-        """While every rule answers from the batch's own reads (which see its
-        writes as they happen), keys wait for one statement at the end of the
-        batch (``flush``); else each is stored at once."""
-        if self.persons is None or self.near_groups is None:
-            super().write_key(key_row)
-        else:
-            self.pending.append(key_row)
+    def typo_neighbours(self, desc) -> dict[int, str]:
+        """Submission id -> person key of the keys the typo rule asks about for
+        this record (``typo_map.Probe``); read from the store rather than the map
+        when the batch's windows span too many weeks (``typo_map.is_wide``)."""
+        probe = typo_map.probe_for(desc)
+        if probe is None:
+            return {}
+        if self._typo is None:
+            self._typo = typo_map.session(self.db, self.wide)
+        return self._typo.neighbours(desc.form_id, desc.parts.round, probe)
 
-    def signatures(self, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
-        """The same, the keys still waiting for ``flush`` included."""
-        waiting = {row[0]: row for row in self.pending}
-        out = {sid: dup_q.key_row_signature(waiting[sid])
-               for sid in submission_ids if sid in waiting}
-        rest = [sid for sid in submission_ids if sid not in out]
-        if rest:
-            out.update(super().signatures(rest))
-        return out
+    # The candidates' answers -------------------------------------------------------------
 
-    def flush(self) -> None:
-        if self.pending:
-            dup_q.insert_keys(self.db, self.pending)
-            self.pending = []
+    def answers(self, desc, submission_ids: list[int]) -> dict[int, tuple | None]:
+        """Of these records, the live ones with their answers to the compared
+        fields (``dup_q.confirm_rows``). The form's answer columns are read once
+        a batch, again only when a field is not among them (a version published
+        since added it)."""
+        paths = [f.path for f in desc.fields]
+        have = self._columns.get(desc.form_id)
+        if have is None or not have.issuperset(paths):
+            have = self._columns[desc.form_id] = dup_q.answer_columns(self.db, desc.form_id)
+        return dup_q.confirm_rows(self.db, desc.form_id, paths, submission_ids, have)
 
-    def written(self, det, row: dict) -> None:
-        """Make a row this batch just wrote (``dedup.record``) visible to the
-        records after it, as the per-record statements would see it."""
-        super().written(det, row)
-        submission_id, logical_id = row["id"], row["logical_id"]
-        parts = det.parts
-        if parts and self.persons is not None:
-            rows = self.persons.get((det.form_id, parts.person))
+    # What the batch writes ------------------------------------------------------------------
+
+    def wrote(self, desc, row: dict) -> None:
+        """The record's key row is stored: the records after it find it, as they
+        would in the store."""
+        submission_id, parts = row["id"], desc.parts
+        if parts:
+            rows = self.persons.get((desc.form_id, parts.person))
             if rows is not None:
                 rows.insert(0, {
-                    "submission_id": submission_id, "logical_id": logical_id,
+                    "submission_id": submission_id, "logical_id": row["logical_id"],
                     "key_norm": parts.key, "person_norm": parts.person,
-                    "round_norm": parts.round, "day": det.day})
-        if det.day is None or self.near_groups is None:
+                    "round_norm": parts.round, "day": desc.day})
+        if desc.day is None:
             return
-        answered, sketch = det.summary if det.summary else (None, None)
-        for (form_id, device, enumerator), (days, rows) in self.near_groups.items():
-            same_device = bool(device) and device == det.device
-            same_enumerator = bool(enumerator) and enumerator == det.enumerator
-            if form_id == det.form_id and (same_device or same_enumerator):
-                at = bisect_right(days, det.day)  # the newest id of its day goes last
-                days.insert(at, det.day)
-                rows.insert(at, (submission_id, det.day, det.layout, answered, sketch,
+        answered, sketch = desc.summary if desc.summary else (None, None)
+        for (form_id, device, enumerator), group in self.near_groups.items():
+            same_device = bool(device) and device == desc.device
+            same_enumerator = bool(enumerator) and enumerator == desc.enumerator
+            if group is not None and form_id == desc.form_id and (same_device
+                                                                  or same_enumerator):
+                days, rows = group
+                at = bisect_right(days, desc.day)  # the newest id of its day goes last
+                days.insert(at, desc.day)
+                rows.insert(at, (submission_id, desc.day, desc.layout, answered, sketch,
                                  int(same_device), int(same_enumerator)))
+        if self._typo is not None and parts:
+            self._typo.written(desc.form_id, parts.round, (
+                submission_id, parts.person, desc.day, desc.layout, answered, sketch),
+                desc.variants, row.get("seq", -1))
+
+    def close(self) -> None:
+        """After the batch's commit: the typo map takes its keys."""
+        if self._typo is not None:
+            self._typo.committed()

@@ -11,6 +11,8 @@ in ``server.errors``; only the ones about Enketo and public links live here.
 
 from __future__ import annotations
 
+from forms.errors import CodedError
+
 CODES: dict[str, int] = {
     "enketo_not_configured": 409,   # no Enketo URL, API key or server URL set
     "enketo_unreachable": 502,      # Enketo did not answer (down, wrong URL, timeout)
@@ -29,14 +31,12 @@ CODES: dict[str, int] = {
 }
 
 
-class EnketoError(Exception):
+class EnketoError(CodedError):
     """A refusal about Enketo or public links; carries code, message, status, details."""
+
+    STATUS = CODES
 
     def __init__(self, code: str, message: str, details: dict | None = None):
         if code not in CODES:
             raise ValueError(f"unregistered enketo error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = CODES[code]
+        super().__init__(code, message, details)

@@ -11,6 +11,8 @@ The server's generic codes (auth_required, forbidden, bad_request, ...) stay in
 
 from __future__ import annotations
 
+from forms.errors import CodedError
+
 CODES: dict[str, int] = {
     "list_unknown": 404,         # no entity list of that name
     "list_name_invalid": 400,    # not a usable list name
@@ -24,14 +26,12 @@ CODES: dict[str, int] = {
 }
 
 
-class EntitiesError(Exception):
+class EntitiesError(CodedError):
     """A refusal about entity lists; carries code, message, status, details."""
+
+    STATUS = CODES
 
     def __init__(self, code: str, message: str, details: dict | None = None):
         if code not in CODES:
             raise ValueError(f"unregistered entities error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = CODES[code]
+        super().__init__(code, message, details)

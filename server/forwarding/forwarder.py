@@ -41,7 +41,8 @@ BACKOFF_CAP = 600.0
 
 
 def forward_record(db: Database, row: dict, office: str) -> dict:
-    """A stored row as it is pushed upstream (INTERFACES.md record + office state)."""
+    """A stored row as it is pushed upstream: a record (docs/API.md, "Sync") with
+    the office's state."""
     origin = dict(row["origin"] or {})
     origin.setdefault("office", office)
     origin.setdefault("received_at", row["received_at"])

@@ -28,7 +28,7 @@ from server.store import submissions as subs_q
 # Flags HQ derives from what it holds itself; the office cannot know them.
 HQ_LOCAL_FLAGS = ("conflict", "edit_conflict", "edit_of_unknown", "form_version_unknown",
                   "form_closed",
-                  "probable_duplicate",  # issue 7: HQ's own detection, over all offices
+                  "probable_duplicate",  # HQ's own detection, over all offices
                   "edit_unauthorized")  # an edit HQ does not let this sender make
 
 

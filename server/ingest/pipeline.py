@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import orjson
 from sqlite_utils import Database
 
-from forms.model import FormModel
+from forms.model import FormModel, PerModel
 from server.ingest import answers
+from server import dedup
+from server.entities import apply as entities  # entity lists
 from server.ingest import attachments as kept_files  # an edit keeps its files
-from server.dedup import detect as dedup
-from server.entities import apply as entities  # issue 23: entity lists
 from server.forwarding import hq
 from server.scores import rescore
 from server.ingest.assess import Assessment, assess
@@ -36,7 +36,7 @@ from server.store.db import write_transaction
 from sync.protocol import canonical_json, content_hash
 
 DOORS = ("sync", "openrosa", "collect_import", "forward",
-         "review",  # issue 7: a supervisor's merge of two duplicates
+         "review",  # a supervisor's merge of two duplicates
          "central",  # POST /v1/.../submissions (Central's REST API)
          "public_link")  # an anonymous, revocable link to one form (server/enketo)
 
@@ -70,17 +70,17 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
     # is taken, so several web workers prepare in parallel and only the writes
     # serialise.
     prepared = [_prepare(db, rec, ctx, batch) for rec in records]
-    for item in prepared:  # issue 7: described in one pass, its tables stay warm
-        item.duplicates = _describe(db, item, ctx, batch)
+    duplicates = dedup.Detector(db)
+    for item in prepared:  # described in one pass: detection's tables stay warm
+        item.duplicates = duplicates.describe(
+            item.model, item.rec["form_id"], item.assessment.data, origin=item.origin,
+            device_id=ctx.device_id, user=ctx.user, received_at=ctx.received_at)
     with write_transaction(db):
         for sha256, data in (blobs or {}).items():
             subs_q.put_blob(db, sha256, data)
         specs: dict[int, object] = {}  # the spec each model is scored with, read once
-        # issue 7: the batch's duplicate-candidate lookups, read once for all its records
-        lookups = dedup.lookups_for(db, [item.duplicates for item in prepared])
         fresh = _Fresh(db, prepared)
-        results = [_ingest_one(db, item, ctx, specs, lookups, fresh) for item in prepared]
-        lookups.flush()
+        results = [_ingest_one(db, item, ctx, specs, duplicates, fresh) for item in prepared]
         if batch_id and device_id:
             counts: dict[str, int] = {}
             for r in results:
@@ -91,13 +91,13 @@ def ingest(db: Database, records: list[dict], *, door: str, user: str | None = N
                                 received_at=ctx.received_at,
                                 results=[(item.rec.get("form_id"), r)
                                          for item, r in zip(prepared, results)])
-    lookups.committed()  # issue 7: the typo rule's map takes the batch's keys
+    duplicates.close()
     return results
 
 
 class _Batch:
     """What every record of a batch shares, looked up once: form models and
-    states, scoring specs, duplicate rules, and the batch's own provenance."""
+    states, scoring specs, and the batch's own provenance."""
 
     def __init__(self, db: Database, ctx: Context):
         self.db = db
@@ -122,9 +122,6 @@ class _Batch:
     def spec(self, model: FormModel):
         return self._get(("spec", id(model)), lambda: spec_for(self.db, model))
 
-    def rules(self, form_id: str):
-        return self._get(("rules", form_id), lambda: dedup.rules_for(self.db, form_id))
-
 
 @dataclass
 class _Prepared:
@@ -137,7 +134,7 @@ class _Prepared:
     data_json: str               # the stored data's canonical JSON text
     findings_json: str
     scores_json: tuple[str, str] | None
-    duplicates: dedup.Detection | None = None  # issue 7: described before the write lock
+    duplicates: dedup.Description | None = None  # described before the write lock
 
 
 def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
@@ -158,16 +155,6 @@ def _prepare(db: Database, rec: dict, ctx: Context, batch: _Batch) -> _Prepared:
         findings_json=orjson.dumps(assessment.findings).decode(),
         scores_json=rescore.scores_text(assessment.scores) if assessment.scores else None,
     )
-
-
-def _describe(db: Database, item: _Prepared, ctx: Context,
-              batch: _Batch) -> dedup.Detection | None:
-    """Duplicate detection's CPU work for a record (key, answer signature),
-    before the write lock too."""
-    form_id = item.rec["form_id"]
-    return dedup.prepare(db, item.model, form_id, item.assessment.data, origin=item.origin,
-                         device_id=ctx.device_id, user=ctx.user, received_at=ctx.received_at,
-                         rules=batch.rules(form_id) if item.model else None)
 
 
 class _Fresh:
@@ -204,14 +191,14 @@ class _Fresh:
 
 
 def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
-                lookups: dedup.PerRecord, fresh: _Fresh) -> dict:
+                duplicates: dedup.Detector, fresh: _Fresh) -> dict:
     rec, chash, model = item.rec, item.content_hash, item.model
     earlier = fresh.earlier(db, rec["instance_id"])
     same = next((row for row in earlier if row["content_hash"] == chash), None)
     if same is not None:
         _link_attachments(db, same["id"], rec)
         same = kept_files.settle(db, same)  # a later part brought an edit's missing file
-        if ctx.door == "forward":  # issue 8: an office's rescoring/review reaches HQ
+        if ctx.door == "forward":  # an office's rescoring and review reach HQ
             same = hq.apply_forwarded_state(db, same, rec, peer=ctx.user)
         return _result(db, same, "duplicate")
 
@@ -253,32 +240,31 @@ def _ingest_one(db: Database, item: _Prepared, ctx: Context, specs: dict,
     elif rec.get("deprecated_id"):
         status = _apply_edit(db, rec["deprecated_id"], row, ctx)
         rec = _keep_files(db, rec, row, model)
-    # Probable duplicates (issue 7, server/dedup/detect.py): a match adds the flag
-    # "probable_duplicate" here, before the insert; dedup.record below stores
-    # the record's respondent key and its matches once the row has an id.
-    duplicates = dedup.detect(db, row, item.duplicates, lookups)
+    # Probable duplicates: a match adds the flag "probable_duplicate" before the
+    # insert; the record's key and its matches are stored once the row has an id.
+    duplicates.check(row, item.duplicates)
     if status == "created" and row["flags"]:
         status = "flagged"
     row["id"], row["seq"] = subs_q.insert(db, row, fresh.seq_for(rec["instance_id"]))
-    dedup.record(db, row, duplicates, lookups)  # issue 7
-    # Scoring store (issue 6): keep the scores under their spec version too.
+    duplicates.record(row, item.duplicates)
+    # The scoring store keeps the scores under their spec version too.
     if model is not None and id(model) not in specs:
         specs[id(model)] = rescore.current_spec(db, model)
     rescore.record_scores(db, row, model, specs.get(id(model)) if model else None,
                           ctx.received_at)
-    if ctx.door == "forward":  # issue 8: HQ keeps the office's scores/flags/review
+    if ctx.door == "forward":  # HQ keeps the office's scores, flags and review
         row.update(hq.apply_forwarded_state(db, row, rec, peer=ctx.user))
     missing = _link_attachments(db, row["id"], rec, model)
     if model is not None and row["state"] != "quarantined":
         answers.project(db, model, row["id"], row["data"])
     result = _result(db, row, status, missing)
-    _apply_entity(db, item, row, ctx, result)  # issue 23
+    _apply_entity(db, item, row, ctx, result)
     return result
 
 
 def _apply_entity(db: Database, item: _Prepared, row: dict, ctx: Context,
                   result: dict) -> None:
-    """Entity lists (issue 23, server/entities): create or update the entity a
+    """Entity lists (server/entities): create or update the entity a
     current record's entity block names, in the record's own transaction; the
     result says what became of it. A record waiting for its form version keeps
     its block until the version is published. Records forwarded to HQ leave the
@@ -370,13 +356,13 @@ def reassess(db: Database, submission_id: int, model: FormModel) -> int:
     assess(db, model, assessment, row["received_at"])
     flags = [f for f in row["flags"] if f not in ("form_version_unknown",)]
     flags += [f for f in assessment.flags if f not in flags]
-    flags = dedup.check_released(db, model, row, assessment.data, flags)  # issue 7
+    flags = dedup.check_released(db, model, row, assessment.data, flags)
     seq = subs_q.update(
         db, submission_id, state="current", data=assessment.data,
         findings=assessment.findings, scores=assessment.scores,
         scoring_version=assessment.scoring_version, flags=flags,
     )
-    # Scoring store (issue 6): keep the scores under their spec version too.
+    # The scoring store keeps the scores under their spec version too.
     rescore.keep_scores(db, submission_id, assessment.scoring_version, assessment.scores)
     answers.project(db, model, submission_id, assessment.data)
     return seq
@@ -387,7 +373,7 @@ def release_quarantine(db: Database, form_id: str, version: str, model: FormMode
     rows = subs_q.quarantined(db, form_id, version)
     for row in rows:
         reassess(db, row["id"], model)
-        entities.apply_waiting(db, subs_q.by_id(db, row["id"]), model)  # issue 23
+        entities.apply_waiting(db, subs_q.by_id(db, row["id"]), model)
     return len(rows)
 
 
@@ -423,10 +409,7 @@ def _link_attachments(db: Database, submission_id: int, rec: dict,
 def _binary_names(model: FormModel, data: dict) -> list[str]:
     """File names the record's upload questions (photos, audio, files) refer to."""
     names: list[str] = []
-    binary_paths = model.__dict__.get("_binary_paths")
-    if binary_paths is None:  # kept on the (cached, immutable) model
-        binary_paths = {f.path for f in model.questions() if f.type == "binary"}
-        model.__dict__["_binary_paths"] = binary_paths
+    binary_paths = _binary_paths(model)
     if not binary_paths:
         return names
 
@@ -444,6 +427,10 @@ def _binary_names(model: FormModel, data: dict) -> list[str]:
 
     walk(data, "")
     return names
+
+
+_binary_paths = PerModel(
+    lambda model: {f.path for f in model.questions() if f.type == "binary"})
 
 
 def _result(db: Database, row: dict, status: str, missing: list[str] | None = None) -> dict:

@@ -1,7 +1,7 @@
 """Errors of the OpenRosa door, rendered as OpenRosaResponse XML on its routes
 and as the usual JSON body on the media upload endpoint.
 
-    OpenRosaError
+    OpenRosaError (a forms.errors.CodedError)
     ├── code -> status via CODES (append only; codes are never reused)
     └── message says what to fix
 
@@ -10,6 +10,8 @@ stay in ``server.errors``; only the OpenRosa-specific ones live here.
 """
 
 from __future__ import annotations
+
+from forms.errors import CodedError
 
 CODES: dict[str, int] = {
     "submission_missing": 400,       # no xml_submission_file part
@@ -25,14 +27,12 @@ CODES: dict[str, int] = {
 }
 
 
-class OpenRosaError(Exception):
+class OpenRosaError(CodedError):
     """A refusal on the OpenRosa door; carries code, message, status, details."""
+
+    STATUS = CODES
 
     def __init__(self, code: str, message: str, details: dict | None = None):
         if code not in CODES:
             raise ValueError(f"unregistered OpenRosa error code {code!r}")
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = CODES[code]
+        super().__init__(code, message, details)

@@ -42,7 +42,7 @@ def prepare_store(db_path: str, key_file: str | None = None) -> tuple[dict | Non
         keys.key_for_store(db)
         seal_plain_ha1(db)
         published = publish_builtin_rss(db)
-        install_builtin_specs(db)  # scoring store (issue 6): rss-v1 into scoring_specs
+        install_builtin_specs(db)  # scoring store: rss-v1 into scoring_specs
         first_admin = None
         if not user_list(db, include_deleted=True):
             password = secrets.token_urlsafe(FIRST_PASSWORD_BYTES)
@@ -106,9 +106,9 @@ def settle_worker(worker=None) -> None:
 
     Why: a full pass walks every object the collector tracks, and ingest
     makes enough long-lived objects (cached form plans, the typo map) to run
-    one every 1,500 records or so; with the startup objects in it each pass
-    took 40 to 50 ms, some 8% of ingest's time (docs/PERFORMANCE.md). Objects
-    made after this are collected as before. gunicorn calls it in each worker
+    one every thousand records or so; with the startup objects in it, each
+    pass would walk them all again, for nothing. Objects made after this are
+    collected as before. gunicorn calls it in each worker
     (``post_worker_init``); deploy/gunicorn.conf.py does the same.
     """
     gc.collect()

@@ -5,6 +5,7 @@ expressions read (``media_for``), cached by their hashes."""
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from sqlite_utils import Database
@@ -23,7 +24,10 @@ def model_for(db: Database, form_id: str, version: str) -> FormModel | None:
     return cached_model(*row) if row is not None else None
 
 
-@lru_cache(maxsize=256)
+_MODELS = 256
+
+
+@lru_cache(maxsize=_MODELS)
 def cached_model(md5: str, text: str) -> FormModel:
     del md5  # part of the cache key only
     return FormModel.from_json(text)
@@ -34,13 +38,14 @@ def spec_for(db: Database, model: FormModel):
 
     The newest spec published in the store for the form that fits this version
     wins; without one, the installed spec files decide (``scoring.spec_for_form``).
-    Kept on the cached model, keyed by the form's published specs (ids and
-    hashes), so a newly published spec is seen by every process at once.
+    Kept here per model object, with the form's published specs (ids and
+    hashes) it was chosen among, so a newly published spec is seen by every
+    process at once.
     """
     keys = tuple(scores_q.spec_keys(db, model.form_id))
-    cached = model.__dict__.get("_scoring_spec")
-    if cached is not None and cached[0] == keys:
-        return cached[1]
+    held = _CHOSEN.get(id(model))
+    if held is not None and held[0] is model and held[1] == keys:
+        return held[2]
     spec = None
     for spec_id, sha in keys:
         candidate = stored_spec(db, spec_id, sha)
@@ -52,8 +57,17 @@ def spec_for(db: Database, model: FormModel):
         break
     if spec is None:
         spec = scoring.spec_for_form(model)
-    model.__dict__["_scoring_spec"] = (keys, spec)
+    with _CHOSEN_LOCK:
+        if len(_CHOSEN) >= _MODELS and id(model) not in _CHOSEN:
+            _CHOSEN.pop(next(iter(_CHOSEN)), None)
+        _CHOSEN[id(model)] = (model, keys, spec)
     return spec
+
+
+# id(model) -> (model, its form's published spec keys, the spec chosen), for at
+# most as many models as ``cached_model`` holds
+_CHOSEN: dict[int, tuple] = {}
+_CHOSEN_LOCK = threading.Lock()
 
 
 _STORED: dict[str, scoring.Spec] = {}

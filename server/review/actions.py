@@ -16,8 +16,9 @@ import uuid
 
 from sqlite_utils import Database
 
-from server.dedup import rules as dup
-from server.dedup.detect import FLAG as PROBABLE
+from forms.record import answer_at, put_answer
+from server.dedup import FLAG as PROBABLE
+from server.dedup import Rules, similarity
 from server.errors import FieldsyncError
 from server.registry.models import model_for
 from server.ingest.pipeline import change_record, ingest
@@ -104,7 +105,7 @@ def review_rules(db: Database, form_id: str, changes: dict | None = None,
         with write_transaction(db):
             held = dup_q.get_rules(db, form_id) or {}
             try:
-                rules = dup.Rules.from_dict({**held, **changes})
+                rules = Rules.from_dict({**held, **changes})
             except ValueError as exc:
                 raise _invalid(str(exc)) from None
             stored = {k: v for k, v in rules.to_dict().items()
@@ -112,7 +113,7 @@ def review_rules(db: Database, form_id: str, changes: dict | None = None,
             dup_q.set_rules(db, form_id, stored, actor)
             audit.record(db, actor, "duplicates.rules", form_id, {"changes": changes})
     try:
-        rules = dup.Rules.from_dict(dup_q.get_rules(db, form_id))
+        rules = Rules.from_dict(dup_q.get_rules(db, form_id))
     except ValueError as exc:
         raise _invalid(str(exc)) from None
     return {"form_id": form_id, "rules": rules.to_dict()}
@@ -228,9 +229,9 @@ def _merge(db: Database, kept: dict, donor: dict, take: list[str], values: dict,
                        {"fields": unknown})
     data = copy.deepcopy(kept["data"])
     for path in take:
-        _set(data, path, dup.value_at(donor["data"], path))
+        put_answer(data, path, answer_at(donor["data"], path))
     for path, value in values.items():
-        _set(data, path, value)
+        put_answer(data, path, value)
     current = subs_q.current_of_logical(db, kept["logical_id"]) or kept
     # The donor is marked first so that detection on the new version skips it.
     rec = {"instance_id": f"uuid:{uuid.uuid4()}", "form_id": kept["form_id"],
@@ -277,17 +278,6 @@ def _pick(newer: dict, older: dict, instance_id: str | None, name: str,
     return (chosen, older if chosen is newer else newer)
 
 
-def _set(data: dict, path: str, value) -> None:
-    parts = path.split("/")
-    node = data
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    if value is None:
-        node.pop(parts[-1], None)
-    else:
-        node[parts[-1]] = value
-
-
 def _summary(row: dict) -> dict:
     origin = row["origin"] or {}
     return {
@@ -297,9 +287,9 @@ def _summary(row: dict) -> dict:
         "seq": row["seq"], "received_at": row["received_at"],
         "device_id": origin.get("device_id") or row["device_id"],
         "enumerator": origin.get("user") or row["submitted_by"],
-        "case_id": dup.value_at(row["data"], "case_id"),
-        "survey_round": dup.value_at(row["data"], "survey_round"),
-        "interview_date": dup.value_at(row["data"], "interview_date"),
+        "case_id": answer_at(row["data"], "case_id"),
+        "survey_round": answer_at(row["data"], "survey_round"),
+        "interview_date": answer_at(row["data"], "interview_date"),
     }
 
 
@@ -321,9 +311,10 @@ def _match_view(db: Database, m: dict, differences: bool = False) -> dict:
     if differences:
         model = model_for(db, this["form_id"], this["form_version"])
         if model is not None:
-            flds = dup.compared_fields(model, dup.Rules())
-            out["differences"] = dup.differences(flds, dup.answers_of(flds, this["data"]),
-                                                 dup.answers_of(flds, other["data"]))
+            flds = similarity.compared_fields(model, Rules().date_field)
+            out["differences"] = similarity.differences(
+                flds, similarity.answers_of(flds, this["data"]),
+                similarity.answers_of(flds, other["data"]))
     return out
 
 

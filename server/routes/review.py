@@ -1,4 +1,4 @@
-"""JSON API for the supervisor's review: queues, review states, duplicates (issue 7).
+"""JSON API for the supervisor's review: queues, review states, duplicates.
 
 Thin routes: parse the query or body, check ``submissions.review`` (admin,
 supervisor), call one function of ``server.review.actions``, render its answer.

@@ -88,9 +88,8 @@ def scores_text(scores: dict) -> tuple[str, str]:
     ingest does, ``submissions.insert``).
 
     Encoded by orjson: some 35 numbers a record, whose shortest decimal form
-    the standard library's encoder writes ten times slower (6% of ingest's
-    instructions, bench/ingest_instructions.py). Not a hashed text: its
-    spacing is free, and no score is NaN (it would read as null)."""
+    the standard library's encoder writes many times slower. Not a hashed
+    text: its spacing is free, and no score is NaN (it would read as null)."""
     return (orjson.dumps(scores["scores"]).decode(),
             orjson.dumps(scores["indicators"]).decode())
 

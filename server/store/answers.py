@@ -16,7 +16,7 @@ import re
 
 from sqlite_utils import Database
 
-from forms.model import Field, FormModel
+from forms.model import Field, FormModel, PerModel
 
 SQL_TYPES = {"int": "INTEGER", "decimal": "REAL"}
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
@@ -78,11 +78,8 @@ def ensure_tables(db: Database, model: FormModel) -> None:
                            f"{SQL_TYPES.get(f.type, 'TEXT')}")
 
 
-def _plan(model: FormModel):
-    """The INSERT statements for a model, built once and kept on the model."""
-    cached = model.__dict__.get("_answers_plan")
-    if cached is not None:
-        return cached
+def _make_plan(model: FormModel):
+    """The INSERT statements for a model (built once per model, ``_plan``)."""
     plan = []
     for repeat, fields_ in _columns_by_table(model).items():
         if repeat is None:
@@ -104,8 +101,10 @@ def _plan(model: FormModel):
             else:
                 getters.append((tuple(group), [(name, _CASTS.get(f.type))]))
         plan.append((repeat, table, sql, getters))
-    model.__dict__["_answers_plan"] = plan
     return plan
+
+
+_plan = PerModel(_make_plan)
 
 
 def project(db: Database, model: FormModel, submission_id: int, data: dict) -> None:

@@ -28,12 +28,10 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 # Python's sqlite3 binds int, float and str as they are, but sends every other
 # parameter (None, bytes, bool) through its adapter lookup first, and a type
 # without a registered adapter fails there with a formatted AttributeError that
-# is then discarded: some 2,000 instructions per parameter. The answers
-# projection binds a None for each unanswered question (about 16 a record of
-# the RSS), so ingest spent 3.6% of its instructions on it. Adapters that give
-# back the value unchanged (None, the same bytes object, the int of a bool: what
-# sqlite3 would bind anyway) take the short path, a dictionary lookup and a call
-# (ingest: 1.8% fewer instructions, bench/ingest_instructions.py).
+# is then discarded. The answers projection binds a None for each unanswered
+# question (about 16 a record of the RSS). Adapters that give back the value
+# unchanged (None, the same bytes object, the int of a bool: what sqlite3 would
+# bind anyway) take the short path, a dictionary lookup and a call.
 # Process-wide, and harmless to any other sqlite3 user: the values bound are
 # the same.
 sqlite3.register_adapter(type(None), {}.get)  # {}.get(None) is None

@@ -3,14 +3,13 @@ found, and the per-form duplicate rules.
 
 Every candidate query is an index lookup (person key; device or enumerator and
 day range, read from covering indexes; form, round and day range for the typo
-rule's map, ``server.dedup.typo``), bounded by a LIMIT or by its days, so its
+rule, ``server.dedup.typo_map``), bounded by a LIMIT or by its days, so its
 cost grows neither with the number of stored records nor with how many
-records share a key: one statement per rule and record, or, for the person
-and near-in-time rules, one per rule and batch (``server.dedup.lookups``).
-Whether a candidate is still live (a current record not resolved as a
-duplicate) is asked, with its answers, only for the few candidates the rules
-kept, by primary key (``confirm_rows``). Candidates are not versions of the
-same logical record.
+records share a key: one statement per rule and record
+(``server.dedup.lookups``). Whether a candidate is still live (a current
+record not resolved as a duplicate) is asked, with its answers, only for the
+few candidates the rules kept, by primary key (``confirm_rows``). Candidates
+are not versions of the same logical record.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from server.store import submissions as subs_q
 from server.store.answers import main_table, q
 from server.store.clock import utcnow
 
-KEY_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_norm",
-               "day", "device_id", "enumerator", "layout", "sig")
 # What the person-key rules read of a candidate: all in the covering index
 # ``respondent_keys_person`` (migration 0013), so no row of the table is read.
 CANDIDATE_COLUMNS = ("submission_id", "logical_id", "key_norm", "person_norm", "round_norm",
@@ -35,6 +32,7 @@ NEAR_COLUMNS = ("submission_id", "day", "layout", "answered", "sketch", "same_de
                 "same_enumerator")
 _NEAR = ("SELECT k.submission_id, k.day, k.layout, k.answered, k.sketch, k.device_id = ?, "
          "k.enumerator = ? FROM respondent_keys k ")
+MAX_PARAMS = 30_000  # host parameters a statement may bind (SQLite's default: 32,766)
 MATCH_COLUMNS = ("id", "submission_id", "other_id", "form_id", "reasons", "similarity",
                  "detected_at", "resolution", "resolved_by", "resolved_at", "duplicate_id",
                  "merged_id", "comment")
@@ -46,32 +44,19 @@ def _candidates(rows) -> list[dict]:
 
 # Keys --------------------------------------------------------------------------
 
-def key_row(submission_id: int, form_id: str, logical_id: str, *, key_norm, person_norm,
-            round_norm, day, device_id, enumerator, layout: int, sig: bytes,
-            summary: tuple[int, int] | None = None) -> tuple:
-    """A record's row of ``respondent_keys``, for ``insert_keys``."""
+def insert_key(db: Database, submission_id: int, form_id: str, logical_id: str, *,
+               key_norm, person_norm, round_norm, day, device_id, enumerator, layout: int,
+               summary: tuple[int, int] | None) -> None:
+    """A record's row in ``respondent_keys`` (its indexes serve every rule). The
+    ``sig`` column, a byte per compared field that earlier versions compared
+    candidates on, is left empty: the answer summary does that job."""
     answered, sketch = summary if summary else (None, None)
-    return (submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
-            device_id, enumerator, layout, sig, answered, sketch)
-
-
-def key_row_signature(row: tuple) -> tuple[int, bytes]:
-    """(layout, signature) of a ``key_row``."""
-    return row[9], row[10]
-
-
-def insert_keys(db: Database, rows: list[tuple]) -> None:
-    """Records' rows in ``respondent_keys`` (``key_row``; its indexes serve every rule)."""
-    db.conn.executemany(
+    db.conn.execute(
         "INSERT OR REPLACE INTO respondent_keys (submission_id, form_id, logical_id, key_norm, "
         "person_norm, round_norm, day, device_id, enumerator, layout, sig, answered, sketch) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-
-
-def key_of(db: Database, submission_id: int) -> dict | None:
-    row = db.conn.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM respondent_keys "
-                          "WHERE submission_id = ?", [submission_id]).fetchone()
-    return dict(zip(KEY_COLUMNS, row)) if row else None
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [submission_id, form_id, logical_id, key_norm, person_norm, round_norm, day,
+         device_id, enumerator, layout, b"", answered, sketch])
 
 
 def by_person(db: Database, form_id: str, person: str, logical_id: str,
@@ -88,8 +73,7 @@ def near_in_time(db: Database, form_id: str, device_id: str | None, enumerator: 
     in [lo, hi], not versions of ``logical_id``.
 
     Read from the two covering indexes (migration 0012), integers only: the
-    rule compares answer summaries, and most candidates end there. The byte
-    signatures of those left are read together (``signatures_of``).
+    rule compares answer summaries, and most candidates end there.
     """
     near = _near_select(form_id, device_id, enumerator, lo, hi)
     if near is None:
@@ -114,12 +98,31 @@ def _near_select(form_id: str, device_id: str | None, enumerator: str | None,
     return _NEAR + f"WHERE k.form_id = ? AND ({' OR '.join(terms)}) ", params
 
 
-def signatures_of(db: Database, submission_ids: list[int]) -> dict[int, tuple[int, bytes]]:
-    """Submission id -> (layout, signature) of these records' keys, by primary key."""
-    marks = ",".join("?" * len(submission_ids))
-    return {sid: (layout, sig) for sid, layout, sig in db.conn.execute(
-        f"SELECT submission_id, layout, sig FROM respondent_keys "
-        f"WHERE submission_id IN ({marks})", submission_ids)}
+def by_persons(db: Database, form_id: str, persons: list[str]) -> list[dict]:
+    """Key rows of any of ``persons``, newest first: a batch's person keys at
+    once. As ``by_person`` does, it reads every row of each key from the index
+    (a key typed on many records, a placeholder, costs a read of them all)."""
+    rows: list[dict] = []
+    for at in range(0, len(persons), MAX_PARAMS):
+        part = persons[at:at + MAX_PARAMS]
+        marks = ",".join("?" * len(part))
+        rows += _candidates(db.conn.execute(
+            _CANDIDATE + f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) "
+            "ORDER BY k.submission_id DESC", [form_id, *part]).fetchall())
+    if len(persons) > MAX_PARAMS:
+        rows.sort(key=lambda r: r["submission_id"], reverse=True)
+    return rows
+
+
+def near_in_range(db: Database, form_id: str, device_id: str | None,
+                  enumerator: str | None, lo: int, hi: int, limit: int) -> list[tuple]:
+    """``NEAR_COLUMNS`` of the records of this device or enumerator with a day in
+    [lo, hi], at most ``limit``: a batch's span at once."""
+    near = _near_select(form_id, device_id, enumerator, lo, hi)
+    if near is None:
+        return []
+    sql, params = near
+    return db.conn.execute(sql + "LIMIT ?", params + [limit]).fetchall()
 
 
 def versions_of(db: Database, logical_id: str) -> set[int]:
@@ -127,9 +130,9 @@ def versions_of(db: Database, logical_id: str) -> set[int]:
     return {r[0] for r in db.conn.execute(*subs_q.of_logical("id", logical_id))}
 
 
-# The typo rule's keys (``server.dedup.typo``): rows of ``TYPO_KEY``. Its map is
-# read through a connection of its own, so these give the statement and its
-# parameters; ``*_on`` run one on the caller's connection.
+# The typo rule's keys (``server.dedup.typo_map``): rows of ``TYPO_KEY``. Its map
+# is read through a connection of its own, so the first three give the
+# statement and its parameters; the rest run on the caller's connection.
 
 TYPO_KEY = ("submission_id", "person_norm", "day", "layout", "answered", "sketch")
 _TYPO_KEY = ", ".join("k." + c for c in TYPO_KEY)
@@ -152,19 +155,11 @@ def keys_changed_since(seq: int, limit: int) -> tuple[str, list]:
             f"AND {_TYPO_KEYED} ORDER BY s.seq LIMIT ?", [seq, limit])
 
 
-def keys_of_round(form_id: str, round_norm: str, limit: int) -> tuple[str, list]:
-    """(submission_id, day, person_norm) of every key of one form and round, in
-    day order, at most ``limit``."""
-    return (f"SELECT k.submission_id, k.day, k.person_norm FROM respondent_keys k "
-            f"WHERE k.form_id = ? AND k.round_norm = ? AND {_TYPO_KEYED} "
-            f"ORDER BY k.day LIMIT ?", [form_id, round_norm, limit])
-
-
 def committed_seq() -> tuple[str, list]:
     return "SELECT value FROM seq_counter WHERE id = 1", []
 
 
-def persons_in_days_on(db: Database, form_id: str, round_norm: str, lo: int,
+def persons_in_days(db: Database, form_id: str, round_norm: str, lo: int,
                        hi: int) -> list[str]:
     """The person keys of one form and round interviewed on days [lo, hi], one
     per record, read as one text (a window holds thousands: no row object each)."""
@@ -175,7 +170,7 @@ def persons_in_days_on(db: Database, form_id: str, round_norm: str, lo: int,
     return text.split("\x1f") if text else []
 
 
-def keys_of_persons_on(db: Database, form_id: str, round_norm: str, persons: list[str],
+def keys_of_persons(db: Database, form_id: str, round_norm: str, persons: list[str],
                        lo: int, hi: int) -> list[tuple]:
     """``TYPO_KEY`` rows of these person keys in one form and round, interviewed
     on days [lo, hi], the newest first."""
@@ -190,44 +185,10 @@ def keys_of_persons_on(db: Database, form_id: str, round_norm: str, persons: lis
         [form_id, *persons, round_norm, lo, hi]).fetchall()
 
 
-def typo_keys_of_on(db: Database, submission_ids: list[int]) -> list[tuple]:
-    """``TYPO_KEY`` rows of these submissions, the newest interviews first."""
-    if not submission_ids:
-        return []
-    marks = ",".join("?" * len(submission_ids))
-    return db.conn.execute(
-        f"SELECT {_TYPO_KEY} FROM respondent_keys k WHERE k.submission_id IN ({marks}) "
-        f"AND {_TYPO_KEYED} ORDER BY k.day DESC, k.submission_id DESC",
-        submission_ids).fetchall()
-
-
-def keys_changed_on(db: Database, seq: int) -> list[tuple]:
+def keys_written_since(db: Database, seq: int) -> list[tuple]:
     """``keys_changed_since`` on ``db``'s own connection, without a bound: inside
     a write transaction, the keys that transaction wrote."""
     return db.conn.execute(*keys_changed_since(seq, -1)).fetchall()
-
-
-# The same lookups for a whole batch (``server.dedup.lookups``): one statement per
-# rule and batch, bounded by ``limit``; the caller falls back to the per-record
-# statements above when a bound is reached.
-
-def by_persons(db: Database, form_id: str, persons: list[str], limit: int) -> list[dict]:
-    """Key rows of any of ``persons``, newest first, at most ``limit``."""
-    marks = ",".join("?" * len(persons))
-    return _candidates(db.conn.execute(
-        _CANDIDATE + f"WHERE k.form_id = ? AND k.person_norm IN ({marks}) "
-        "ORDER BY k.submission_id DESC LIMIT ?", [form_id, *persons, limit]).fetchall())
-
-
-def near_in_range(db: Database, form_id: str, device_id: str | None,
-                  enumerator: str | None, lo: int, hi: int, limit: int) -> list[tuple]:
-    """``NEAR_COLUMNS`` of the records of this device or enumerator with a day in
-    [lo, hi], at most ``limit``."""
-    near = _near_select(form_id, device_id, enumerator, lo, hi)
-    if near is None:
-        return []
-    sql, params = near
-    return db.conn.execute(sql + "LIMIT ?", params + [limit]).fetchall()
 
 
 def live(db: Database, submission_ids: list[int]) -> set[int]:

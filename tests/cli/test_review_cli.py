@@ -13,7 +13,7 @@ import pytest
 from server.ingest.pipeline import ingest
 from server.registry.publish import publish_builtin_rss
 from server.store import open_db
-from tests.scoring.rss_records import BEST, build
+from tests.helpers.rss_records import BEST, build
 
 
 def fieldsync(*args, db):

@@ -12,7 +12,7 @@ import pytest
 
 from forms.xlsform import convert_xlsform
 from tests.helpers.scoring import spec_doc
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 RSS_MD = Path(__file__).resolve().parents[2] / "forms" / "builtin" / "rss.md"
 GROUPS = ("econ", "social", "psycho")

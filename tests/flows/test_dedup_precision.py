@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pytest
 
-from server.dedup.detect import FLAG
+from server.dedup import FLAG
 from server.ingest.pipeline import ingest
 from server.registry.publish import publish_builtin_rss
 from server.registry.models import model_for
-from tests.flows.dedup_population import KINDS, batches, population
+from tests.helpers.dedup_population import KINDS, batches, population
 
 
 @pytest.fixture(scope="module")

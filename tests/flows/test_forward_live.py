@@ -17,7 +17,7 @@ import requests
 
 from server.forwarding import outbox
 from server.store import open_db
-from tests.faults.proxy import FaultProxy
+from tests.helpers.fault_proxy import FaultProxy
 from tests.helpers.forwarding import held, rss_records
 from tests.helpers.live import LiveServer
 

@@ -17,7 +17,7 @@ from server.ingest.pipeline import ingest
 from server.ops.serve import prepare_store
 from server.store import open_db
 from server.store import submissions as subs_q
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 
 def rss_version(db) -> str:

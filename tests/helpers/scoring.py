@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from tests.helpers.records import batch
-from tests.scoring.rss_records import WORST, build
+from tests.helpers.rss_records import WORST, build
 
 RSS_V1 = Path(__file__).resolve().parents[2] / "scoring" / "specs" / "rss-v1.json"
 

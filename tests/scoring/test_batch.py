@@ -8,7 +8,7 @@ import json
 import pytest
 
 from scoring import ScoringError, score_file, score_record
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 
 def write_jsonl(path, objects):

@@ -10,7 +10,7 @@ from scoring import parse_spec, score_record
 from scoring.engine import _MAX_MEMO, plan_for
 from scoring.spec import SPECS_DIR
 
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from scoring import score_record
 
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 
 def scores(spec, model, data):

@@ -12,7 +12,7 @@ from sync import device
 from sync.device_store import DeviceStore
 from sync.errors import SyncError
 from sync.fill import fill
-from tests.sync.fakes import make_record
+from tests.helpers.fake_server import make_record
 
 FORM = b"""
 | survey |

@@ -10,7 +10,7 @@ import pytest
 from sync.client import Client, RetryPolicy
 from sync.engine import iter_changes, list_form_versions, push_records
 from sync.errors import SyncError
-from tests.sync.fakes import FakeResponse, FakeServer, make_record
+from tests.helpers.fake_server import FakeResponse, FakeServer, make_record
 
 URL = "http://127.0.0.1:8000"
 

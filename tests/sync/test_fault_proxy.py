@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.faults.proxy import FaultProxy
+from tests.helpers.fault_proxy import FaultProxy
 
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB
 

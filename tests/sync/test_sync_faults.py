@@ -18,8 +18,8 @@ from sync import device
 from sync.device_store import DeviceStore
 from sync.engine import iter_changes
 from sync.errors import SyncError
-from tests.faults.proxy import FaultProxy
-from tests.sync.conftest import device_records, make_device, push_until_done
+from tests.helpers.fault_proxy import FaultProxy
+from tests.helpers.devices import device_records, make_device, push_until_done
 
 
 def assert_server_holds_exactly(site, *device_dbs):

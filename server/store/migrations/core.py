@@ -174,7 +174,7 @@ def m0004_openrosa(db: Database) -> None:
 
 @migrations(name="0005_outbox")
 def m0005_outbox(db: Database) -> None:
-    # Forwarding to HQ (issue 8). The outbox is the changes feed itself: every
+    # Forwarding to HQ. The outbox is the changes feed itself: every
     # write already takes a seq in its own transaction, so "queued in the same
     # transaction as the ingest" holds by construction. ``upstream.cursor`` is
     # the highest seq below which every change has been settled (acknowledged
@@ -212,7 +212,7 @@ def m0005_outbox(db: Database) -> None:
 
 @migrations(name="0007_duplicates_reviews")
 def m0007_duplicates_reviews(db: Database) -> None:
-    # Probable duplicates and the supervisor's review (issue 7). One row per
+    # Probable duplicates and the supervisor's review. One row per
     # stored record with its normalised respondent key, day, device, enumerator
     # and answer signature; indexed so detection at ingest only does lookups.
     db.execute(
@@ -295,7 +295,7 @@ def m0007_duplicates_reviews(db: Database) -> None:
 
 @migrations(name="0008_scoring_store")
 def m0008_scoring_store(db: Database) -> None:
-    # Scoring inside the server (issue 6): published scoring specs, every spec
+    # Scoring inside the server: published scoring specs, every spec
     # version's scores of each record, and the background rescoring jobs.
     db.execute(
         """CREATE TABLE scoring_specs (
@@ -354,26 +354,35 @@ def m0008_scoring_store(db: Database) -> None:
 
 @migrations(name="0009_duplicate_typo_index")
 def m0009_duplicate_typo_index(db: Database) -> None:
-    # Probable duplicates (issue 7): each key's 2 x 64-bit answer summary (bit i:
-    # field i answered; one bit of its hash), with which most candidates are
-    # dropped without reading them. This migration also built a stored typo
+    # Probable duplicates: each key's 2 x 64-bit answer summary (bit i: field i
+    # answered; the low bit of its signature byte, a hash of the answer), with
+    # which most candidates are dropped without reading them
+    # (server/dedup/similarity.py). This migration also built a stored typo
     # index in place of the hashed respondent_key_variants; that index left the
-    # store in 0013 (server/dedup/typo.py), so it is no longer built here.
-    from server.dedup import rules as dup  # pure functions, no database
-
+    # store in 0013 (server/dedup/typo_map.py), so it is no longer built here.
     db.execute("ALTER TABLE respondent_keys ADD COLUMN answered INTEGER")
     db.execute("ALTER TABLE respondent_keys ADD COLUMN sketch INTEGER")
     rows = db.execute("SELECT submission_id, sig FROM respondent_keys").fetchall()
-    summaries = [(*(dup.summary(sig) or (None, None)), sid) for sid, sig in rows]
+    summaries = [(*_summary_of_signature(sig), sid) for sid, sig in rows]
     db.conn.executemany("UPDATE respondent_keys SET answered = ?, sketch = ? "
                         "WHERE submission_id = ?", summaries)
     db.execute("DROP TABLE respondent_key_variants")
 
 
+def _summary_of_signature(sig: bytes) -> tuple:
+    """(answered, sketch) of a signature (one byte per compared field, 0 when
+    unanswered), as signed 64-bit numbers; (None, None) beyond 64 fields."""
+    if len(sig) > 64:
+        return None, None
+    answered = sum(1 << i for i, b in enumerate(sig) if b)
+    sketch = sum(1 << i for i, b in enumerate(sig) if b & 1)
+    return tuple(v - (1 << 64) if v >= (1 << 63) else v for v in (answered, sketch))
+
+
 @migrations(name="0010_duplicate_typo_index_by_day")
 def m0010_duplicate_typo_index_by_day(db: Database) -> None:
     # Rebuilt the stored typo index keyed by day; that index left the store in
-    # 0013 (server/dedup/typo.py), so there is nothing left to do here.
+    # 0013 (server/dedup/typo_map.py), so there is nothing left to do here.
     pass
 
 
@@ -401,7 +410,7 @@ def m0012_duplicate_near_covering_indexes(db: Database) -> None:
 
 @migrations(name="0013_typo_keys_by_round_and_day")
 def m0013_typo_keys_by_round_and_day(db: Database) -> None:
-    # The typo rule's deletion variants leave the store (server/dedup/typo.py
+    # The typo rule's deletion variants leave the store (server/dedup/typo_map.py
     # keeps them in memory, a week at a time): stored, each record wrote a dozen
     # random-position rows whose pages, through the WAL and its checkpoints,
     # made up most of detection's cost at ingest. Its keys are read instead

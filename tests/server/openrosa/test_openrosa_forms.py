@@ -11,7 +11,7 @@ from requests.auth import HTTPDigestAuth
 
 from server.openrosa.media import media_name
 from tests.conftest import FIXTURES
-from tests.server.openrosa.test_openrosa_collect import PASSWORD, VISITS_MD, Collect
+from tests.helpers.collect import PASSWORD, VISITS_MD, Collect
 
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 VILLAGES_CSV = b"name,label\nk01,Kindia\nb02,Boke\n"

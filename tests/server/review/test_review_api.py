@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.helpers.records import batch
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 
 @pytest.fixture

@@ -66,18 +66,6 @@ def test_publishing_v2_rescores_every_record_and_keeps_both_versions_queryable(r
     assert [(j["state"], j["processed"], j["rescored"]) for j in jobs] == [("done", 5, 5)]
 
 
-def test_rescore_cli_for_a_form_queues_and_runs_a_job_then_finds_nothing_left(rss):
-    push(rss, rss.device, [envelope(satisfaction_record("neutral"), rss.version)])
-    spec = rss.db_path.parent / "rss-v2.json"
-    spec.write_text(json.dumps(spec_doc("rss-v2")))
-    out = fieldsync("scoring", "publish", "--no-rescore", str(spec), db=rss.db_path)
-    assert out.stdout.strip() == "rss-v2 rss"
-    out = fieldsync("rescore", "--form", "rss", db=rss.db_path)
-    assert out.returncode == 0 and "1 rescored" in out.stderr
-    out = fieldsync("rescore", "--form", "rss", db=rss.db_path)
-    assert out.returncode == 0 and "0 rescored" in out.stderr
-
-
 # -- on the store, as the worker runs it ------------------------------------------------
 
 

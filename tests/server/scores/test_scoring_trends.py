@@ -14,7 +14,7 @@ import pytest
 from server.store import submissions as subs_q
 from server.store.db import write_transaction
 from tests.helpers.scoring import envelope, push, satisfaction_record
-from tests.scoring.rss_records import BEST, build
+from tests.helpers.rss_records import BEST, build
 
 # rss-v1 with WORST answers: composite = 0.05 x econ_satisfaction's value,
 # economic = 0.15 x that value; all-BEST answers score 1.

@@ -96,7 +96,7 @@ def test_every_version_of_a_record_is_found_through_indexes(db):
     from server.ingest.pipeline import ingest
     from server.registry.publish import publish_builtin_rss
     from server.store import submissions as subs_q
-    from tests.scoring.rss_records import BEST, build
+    from tests.helpers.rss_records import BEST, build
 
     version = publish_builtin_rss(db)["version"]
 
@@ -152,7 +152,7 @@ def test_a_stored_record_keeps_its_indicators_once_and_every_read_shows_them(db)
     from server.ingest.pipeline import ingest
     from server.registry.publish import publish_builtin_rss
     from server.store import submissions as subs_q
-    from tests.scoring.rss_records import BEST, build
+    from tests.helpers.rss_records import BEST, build
 
     version = publish_builtin_rss(db)["version"]
     iid = f"uuid:{uuid.uuid4()}"
