@@ -45,7 +45,7 @@ def build(path: Path, n: int) -> None:
     from server.ingest.pipeline import ingest
     from server.store import activity, open_db
     from tests.helpers.forwarding import rss_version
-    from tests.scoring.rss_records import BEST, build as record
+    from tests.helpers.rss_records import BEST, build as record
 
     generate(path, n)
     db = open_db(path)

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 import scoring
 from scoring.trends import ALIASES, DEFAULT_TOLERANCE, GROUPINGS, PAIRED_GROUPINGS
-from server.dedup.rules import normalise_key_part
+from server.dedup.keys import normalise_key_part
 from server.errors import FieldsyncError
 from server.registry.models import model_for, spec_for
 from server.scores.specs import spec_by_version

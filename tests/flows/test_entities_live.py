@@ -18,7 +18,7 @@ from sync import device
 from sync.device_store import DeviceStore
 from sync.fill import fill
 from tests.helpers.live import LiveServer
-from tests.server.openrosa.test_openrosa_collect import PASSWORD, Collect
+from tests.helpers.collect import PASSWORD, Collect
 
 MANIFEST_NS = "{http://openrosa.org/xforms/xformsManifest}"
 

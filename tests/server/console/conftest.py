@@ -14,7 +14,7 @@ from server.ingest.pipeline import ingest
 from server.ops.serve import prepare_store
 from server.store import open_db
 from tests.helpers.forwarding import rss_records, rss_version
-from tests.scoring.rss_records import BEST, build
+from tests.helpers.rss_records import BEST, build
 
 ROLES = ("admin", "supervisor", "enumerator", "analyst", "peer")
 PASSWORD = "correct-horse"

@@ -18,7 +18,7 @@ from sync import device
 from sync.device_store import DeviceStore
 from tests.helpers.browser import launch, screenshot
 from tests.helpers.live import LiveServer
-from tests.scoring.rss_records import BEST, WORST, build
+from tests.helpers.rss_records import BEST, WORST, build
 
 PASSWORD = "correct-horse"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
