@@ -13,7 +13,7 @@ Only ``forms.model`` and the standard library are imported.
 from scoring.batch import read_records, score_file
 from scoring.engine import score_many, score_record
 from scoring.errors import ScoringError
-from scoring.respondent import respondent_key, respondent_key_fields
+from scoring.respondent import normalise_key_part, respondent_key, respondent_key_fields
 from scoring.spec import (
     Spec,
     available_specs,
@@ -32,6 +32,7 @@ __all__ = [
     "check_spec",
     "declared_spec_version",
     "load_spec",
+    "normalise_key_part",
     "paired_changes",
     "parse_spec",
     "read_records",

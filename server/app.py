@@ -93,7 +93,7 @@ def create_app(config: dict | None = None) -> Flask:
             db.conn.rollback()  # a request never leaves a transaction open
 
     _register_error_handlers(app)
-    from server.routes.params import NameConverter
+    from server.http.params import NameConverter
 
     app.url_map.converters["name"] = NameConverter
     _register_blueprints(app)

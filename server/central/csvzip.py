@@ -24,9 +24,9 @@ from collections.abc import Iterator
 
 from sqlite_utils import Database
 
-from server.central.edm import EntityModel, Group, Leaf, Table
 from server.central.odata import entity_model
 from server.store import central as central_q
+from server.store.odata import EntityModel, Group, Leaf, Table
 
 CHUNK_ROWS = 1000
 GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")

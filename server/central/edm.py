@@ -14,36 +14,26 @@ versions introduced them; a field's type is the newest version's):
 Names are XML names made OData identifiers (``sanitize``). Central's dotted
 type and set names and its ``__...-id`` join keys are not OData simple
 identifiers; the clients rely on them, so they are kept as Central has them.
-Pure: no database, no HTTP.
+
+The model's types and ``SYSTEM`` are defined in ``server.store.odata``, beside
+the SQL that reads them; this module builds the model and writes its documents.
+Pure: no database access, no HTTP.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
 from forms.model import FormModel
+from server.store.odata import SYSTEM, SYSTEM_NS, EntityModel, Group, Leaf, Table
 
 EDM_TYPES = {
     "int": "Edm.Int64", "decimal": "Edm.Decimal", "boolean": "Edm.Boolean",
     "geopoint": "Edm.GeographyPoint", "geotrace": "Edm.GeographyLineString",
     "geoshape": "Edm.GeographyPolygon", "date": "Edm.Date", "dateTime": "Edm.DateTimeOffset",
 }
-SYSTEM_NS = "org.opendatakit.submission"
 USER_NS = "org.opendatakit.user"
-# __system: Central's properties, then fieldsync's (docs/central-api.md).
-SYSTEM = (
-    ("submissionDate", "Edm.DateTimeOffset"), ("updatedAt", "Edm.DateTimeOffset"),
-    ("submitterId", "Edm.String"), ("submitterName", "Edm.String"),
-    ("attachmentsPresent", "Edm.Int64"), ("attachmentsExpected", "Edm.Int64"),
-    ("status", f"{SYSTEM_NS}.Status"), ("reviewState", f"{SYSTEM_NS}.ReviewState"),
-    ("deviceId", "Edm.String"), ("edits", "Edm.Int64"), ("formVersion", "Edm.String"),
-    ("deletedAt", "Edm.DateTimeOffset"),
-    ("scoringVersion", "Edm.String"), ("validation", "Edm.String"), ("flags", "Edm.String"),
-    ("conflict", "Edm.Boolean"), ("duplicate", "Edm.String"), ("duplicateOf", "Edm.String"),
-    ("office", "Edm.String"),
-)
 REVIEW_STATES = ("hasIssues", "edited", "rejected", "approved")
 STATUSES = ("notDecrypted", "missingEncryptedFormData")
 _LEADING = re.compile(r"^([^A-Za-z_])")
@@ -53,60 +43,6 @@ _INVALID = re.compile(r"[^A-Za-z0-9_]+")
 def sanitize(name: str) -> str:
     """An XML name as an OData identifier, as Central makes it (``a-b`` -> ``a_b``)."""
     return _INVALID.sub("_", _LEADING.sub(r"_\1", name))
-
-
-@dataclass
-class Leaf:
-    name: str       # OData property name
-    path: str       # the field's path, the answers column
-    type: str       # bind type
-    edm: str
-
-
-@dataclass
-class Group:
-    name: str
-    path: str
-    type_name: str  # dotted, as Central names complex types
-    members: list = field(default_factory=list)
-
-
-@dataclass
-class Table:
-    """``Submissions`` or one repeat's entity set."""
-
-    name: str                     # entity set and type name
-    path: str | None              # the repeat's path; None for Submissions
-    prop: str | None = None       # navigation property name in the parent
-    parent: Table | None = None
-    parent_key: str | None = None  # "__Submissions-id", ...
-    members: list = field(default_factory=list)
-
-    def all_leaves(self, prefix: str = "") -> list[tuple[str, Leaf]]:
-        """(OData path, leaf) of this table's primitive properties, groups walked."""
-        out: list[tuple[str, Leaf]] = []
-
-        def walk(members, pre):
-            for m in members:
-                if isinstance(m, Leaf):
-                    out.append((pre + m.name, m))
-                elif isinstance(m, Group):
-                    walk(m.members, f"{pre}{m.name}/")
-        walk(self.members, prefix)
-        return out
-
-
-@dataclass
-class EntityModel:
-    form_id: str
-    namespace: str
-    tables: dict[str, Table]
-    groups: list[Group]
-    score_dims: list[str]
-
-    @property
-    def submissions(self) -> Table:
-        return self.tables["Submissions"]
 
 
 def build(form_id: str, models: list[FormModel], score_dims: list[str] | None = None

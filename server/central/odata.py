@@ -30,7 +30,7 @@ from server.errors import FieldsyncError
 from server.registry.models import model_for, spec_for
 from server.store import central as central_q
 from server.store import forms as forms_q
-from server.store.odata import Compiler
+from server.store.odata import Compiler, QueryRefused
 
 CHUNK_ROWS = 1000
 
@@ -97,10 +97,13 @@ def data_document(db: Database, em: edm.EntityModel, query: Query, *, service_ur
                                  f"form '{em.form_id}'.", {"instance_id": query.key})
     compiler = Compiler(db, em, table, wkt=query.wkt, expand=query.expand)
     after = None if query.orderby else query.after
-    plan = compiler.plan(filter_node=query.filter, select=query.select,
-                         orderby=query.orderby, after=after,
-                         limit=None if query.page is None else query.page + 1,
-                         skip=query.skip, submission_id=submission_id)
+    try:
+        plan = compiler.plan(filter_node=query.filter, select=query.select,
+                             orderby=query.orderby, after=after,
+                             limit=None if query.page is None else query.page + 1,
+                             skip=query.skip, submission_id=submission_id)
+    except QueryRefused as refused:
+        raise CentralError(refused.code, refused.message, refused.details) from None
     count = (db.execute(plan.count_sql, plan.count_params).fetchone()[0]
              if query.count else None)
 

@@ -17,8 +17,6 @@ lookups (``server.dedup.typo_map``).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date
 from typing import NamedTuple
 
@@ -27,9 +25,8 @@ from rapidfuzz.distance import OSA
 
 from forms.model import FormModel, PerModel
 from forms.record import answer_at
-from scoring.respondent import respondent_key, respondent_key_fields
+from scoring.respondent import normalise_key_part, respondent_key, respondent_key_fields
 
-_NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
 _EPOCH = date(1970, 1, 1).toordinal()
 
 # The paths of the fields making up a form version's respondent key.
@@ -40,15 +37,6 @@ class KeyParts(NamedTuple):
     key: str            # normalised full key, parts joined by '|'
     person: str         # normalised key without the round part
     round: str          # normalised round ('' when the key has no round field)
-
-
-def normalise_key_part(value) -> str:
-    """Upper case, accents and everything but letters and digits removed."""
-    text = str(value)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
-    return _NOT_ALNUM.sub("", text.upper())
 
 
 def key_parts(model: FormModel, data: dict, round_field: str) -> KeyParts | None:

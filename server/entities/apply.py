@@ -32,8 +32,7 @@ from sqlite_utils import Database
 
 from forms.entities import EntityDeclaration, is_true, read_declaration
 from forms.model import FormModel
-from scoring import respondent_key_fields
-from server.dedup.keys import normalise_key_part
+from scoring import normalise_key_part, respondent_key_fields
 from server.store import entities as store
 from server.store import forms as forms_q
 

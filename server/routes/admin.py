@@ -12,8 +12,7 @@ from marshmallow import Schema, fields, validate
 from server.accounts import throttle
 from server.accounts import users as accounts
 from server.accounts.auth import actor, requires, sign_in_options
-from server.routes.forms import load_json
-from server.routes.params import int_arg
+from server.http.params import int_arg, load_json
 from server.store import audit
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")

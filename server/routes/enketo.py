@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 
 from server.accounts.auth import actor, requires
 from server.enketo import edit, media, public, surveys, web
-from server.routes.forms import load_json
+from server.http.params import load_json
 
 bp = Blueprint("enketo", __name__, url_prefix="/api/v1")
 

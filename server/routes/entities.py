@@ -13,8 +13,7 @@ from marshmallow import Schema, fields, validate
 from server.accounts.auth import actor, requires
 from server.entities import conflicts, due, imports, lists
 from server.errors import FieldsyncError
-from server.routes.forms import load_json
-from server.routes.params import int_arg
+from server.http.params import int_arg, load_json
 from server.store import open_db
 
 bp = Blueprint("entities", __name__, url_prefix="/api/v1")

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from server.accounts.auth import requires
 from server.errors import FieldsyncError
-from server.routes.params import MAX_INTEGER
+from server.http.params import MAX_INTEGER
 from server.exports.stream import FORMATS, ExportOptions, export_plan, stream
 from server.store import open_db
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from server.registry import publish as registry
 from server.accounts.auth import actor, requires
 from server.enketo import web as enketo
 from server.errors import FieldsyncError
-from sync.protocol import json_problem
+from server.http.params import load_json
 
 bp = Blueprint("forms", __name__, url_prefix="/api/v1")
 
@@ -65,23 +65,3 @@ def set_state(form_id):
     answer = registry.form_set_state(g.db, form_id, body["state"], actor=actor())
     enketo.follow_form(form_id)  # closing or closed: its web-form links stop accepting
     return answer
-
-
-def load_json(schema: Schema) -> dict:
-    """Parse and validate a JSON body, or refuse with what to fix."""
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        data = None
-    if data is None:
-        raise FieldsyncError("json_invalid", "Send a JSON object body with Content-Type "
-                             "application/json.")
-    problem = json_problem(data)
-    if problem:
-        raise FieldsyncError("json_invalid", f"The body's JSON cannot be stored: {problem}. "
-                             "Send text as UTF-8 (or paired escapes).", {"problem": problem})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise FieldsyncError("validation_failed", "The request body is invalid: fix the "
-                             "fields listed in details.", {"fields": exc.messages}) from None

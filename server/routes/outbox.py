@@ -7,8 +7,7 @@ from marshmallow import Schema, fields
 
 from server.forwarding import outbox
 from server.accounts.auth import actor, requires
-from server.routes.forms import load_json
-from server.routes.params import int_arg
+from server.http.params import int_arg, load_json
 
 bp = Blueprint("outbox", __name__, url_prefix="/api/v1")
 

@@ -11,8 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from server.review import actions as review
 from server.accounts.auth import actor, requires
-from server.routes.forms import load_json
-from server.routes.params import int_arg
+from server.http.params import int_arg, load_json
 
 bp = Blueprint("review", __name__, url_prefix="/api/v1")
 

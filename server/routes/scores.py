@@ -9,7 +9,7 @@ from server.scores import rescore
 from server.scores import specs as scoring_specs
 from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
-from server.routes.params import int_arg
+from server.http.params import int_arg, threshold_arg
 from server.scores import trends as scores_trends
 from server.scores.trends import trends as compute_trends
 
@@ -95,18 +95,3 @@ def changes():
     return scores_trends.changes(g.db, args["form_id"], args.get("from", ""),
                                  args.get("to", ""), args.get("by", ""), tolerance,
                                  args.get("scoring_version"))
-
-
-def threshold_arg() -> float | None:
-    """``?threshold=0.6``: also give the share of each score at or above it."""
-    raw = request.args.get("threshold")
-    if raw in (None, ""):
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 1:
-        raise FieldsyncError("bad_request", "'threshold' is a score between 0 and 1, "
-                             "e.g. threshold=0.6.")
-    return value

@@ -11,9 +11,9 @@ from flask import Blueprint, Response, current_app, g, request
 
 from server.accounts.auth import actor, requires
 from server.errors import FieldsyncError
+from server.http.params import body_bytes, int_arg
 from server.ingest.pipeline import change_record, ingest
 from server.review.record import submission_get
-from server.routes.params import body_bytes, int_arg
 from server.store import submissions as subs_q
 from sync.protocol import MAX_DEPTH, json_problem, load_batch
 

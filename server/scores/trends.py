@@ -17,8 +17,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 import scoring
+from scoring import normalise_key_part
 from scoring.trends import ALIASES, DEFAULT_TOLERANCE, GROUPINGS, PAIRED_GROUPINGS
-from server.dedup.keys import normalise_key_part
 from server.errors import FieldsyncError
 from server.registry.models import model_for, spec_for
 from server.scores.specs import spec_by_version

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from server.central.edm import SYSTEM, EntityModel, Group, Leaf, Table
-from server.central.errors import CentralError
 from server.store import central as c
 from server.store.answers import main_table, q, repeat_table
 from server.store.db import open_db
@@ -39,6 +37,88 @@ OPS = {"eq": "IS", "ne": "IS NOT", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 STRFTIME = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M",
             "second": "%S"}
 GEO = ("geopoint", "geotrace", "geoshape")
+
+
+# The entity model the statements are built from: ``server.central.edm.build``
+# makes it from a form's published versions; it is defined here, beside the SQL
+# that reads it, so that the store imports nothing of the doors above it.
+
+SYSTEM_NS = "org.opendatakit.submission"
+# __system: Central's properties, then fieldsync's (docs/central-api.md).
+SYSTEM = (
+    ("submissionDate", "Edm.DateTimeOffset"), ("updatedAt", "Edm.DateTimeOffset"),
+    ("submitterId", "Edm.String"), ("submitterName", "Edm.String"),
+    ("attachmentsPresent", "Edm.Int64"), ("attachmentsExpected", "Edm.Int64"),
+    ("status", f"{SYSTEM_NS}.Status"), ("reviewState", f"{SYSTEM_NS}.ReviewState"),
+    ("deviceId", "Edm.String"), ("edits", "Edm.Int64"), ("formVersion", "Edm.String"),
+    ("deletedAt", "Edm.DateTimeOffset"),
+    ("scoringVersion", "Edm.String"), ("validation", "Edm.String"), ("flags", "Edm.String"),
+    ("conflict", "Edm.Boolean"), ("duplicate", "Edm.String"), ("duplicateOf", "Edm.String"),
+    ("office", "Edm.String"),
+)
+
+
+@dataclass
+class Leaf:
+    name: str       # OData property name
+    path: str       # the field's path, the answers column
+    type: str       # bind type
+    edm: str
+
+
+@dataclass
+class Group:
+    name: str
+    path: str
+    type_name: str  # dotted, as Central names complex types
+    members: list = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    """``Submissions`` or one repeat's entity set."""
+
+    name: str                     # entity set and type name
+    path: str | None              # the repeat's path; None for Submissions
+    prop: str | None = None       # navigation property name in the parent
+    parent: Table | None = None
+    parent_key: str | None = None  # "__Submissions-id", ...
+    members: list = field(default_factory=list)
+
+    def all_leaves(self, prefix: str = "") -> list[tuple[str, Leaf]]:
+        """(OData path, leaf) of this table's primitive properties, groups walked."""
+        out: list[tuple[str, Leaf]] = []
+
+        def walk(members, pre):
+            for m in members:
+                if isinstance(m, Leaf):
+                    out.append((pre + m.name, m))
+                elif isinstance(m, Group):
+                    walk(m.members, f"{pre}{m.name}/")
+        walk(self.members, prefix)
+        return out
+
+
+@dataclass
+class EntityModel:
+    form_id: str
+    namespace: str
+    tables: dict[str, Table]
+    groups: list[Group]
+    score_dims: list[str]
+
+    @property
+    def submissions(self) -> Table:
+        return self.tables["Submissions"]
+
+
+class QueryRefused(ValueError):
+    """A query the statements cannot be built for; ``code`` is the Central error
+    code (server.central.errors) the door refuses it with."""
+
+    def __init__(self, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.code, self.message, self.details = code, message, details or {}
 
 
 def open_reader(path: str) -> Database:
@@ -354,7 +434,7 @@ class Compiler:
     def condition(self, node) -> tuple[str, str, list]:
         sql, kind, params = self.expr(node)
         if kind != "bool":
-            raise CentralError("odata_query_invalid", "$filter must be a condition (a "
+            raise QueryRefused("odata_query_invalid", "$filter must be a condition (a "
                                "comparison, a function such as contains(), or and/or/not of "
                                "those).")
         return sql, kind, params
@@ -479,6 +559,6 @@ def _selection(select) -> dict | None:
     return tree
 
 
-def _unknown(path: str, hint: str) -> CentralError:
-    return CentralError("odata_property_unknown", f"Could not find a property named "
+def _unknown(path: str, hint: str) -> QueryRefused:
+    return QueryRefused("odata_property_unknown", f"Could not find a property named "
                         f"'{path}' ({hint}).", {"property": path})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from scoring import respondent_key, respondent_key_fields
+from scoring import normalise_key_part, respondent_key, respondent_key_fields
 
 
 def test_rss_respondent_key_is_case_id_and_round(model):
@@ -25,3 +25,9 @@ def test_form_without_a_declared_key_has_none(model):
     plain.fields = {p: f for p, f in model.fields.items() if f.name != "respondent_key"}
     assert respondent_key_fields(plain) == []
     assert respondent_key(plain, {"case_id": "GIN-1", "survey_round": "6m"}) is None
+
+
+def test_key_normalisation_ignores_case_spaces_and_punctuation():
+    assert normalise_key_part(" gin-2024/00017 ") == "GIN202400017"
+    assert normalise_key_part("GIN 2024 00017") == "GIN202400017"
+    assert normalise_key_part("Conakry-é") == "CONAKRYE"

@@ -19,7 +19,7 @@ from server.console.session import renew_session
 from server.errors import FieldsyncError
 from server.i18n import gettext as _
 from server.i18n.errors import error_message
-from server.routes.params import int_arg
+from server.http.params import int_arg
 from server.store import audit
 
 AUDIT_ACTIONS = ("user.add", "user.disable", "user.enable", "user.delete",

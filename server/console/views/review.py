@@ -10,10 +10,10 @@ from server.console.record import form_language, text_in
 from server.errors import FieldsyncError
 from server.i18n import current_language
 from server.i18n import gettext as _
+from server.http.params import int_arg
 from server.registry.models import model_for
 from server.review import actions
 from server.review.record import flatten, submission_get
-from server.routes.params import int_arg
 
 QUEUE_LIMIT = 100
 

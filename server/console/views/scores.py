@@ -9,8 +9,8 @@ from flask import Response, g, request
 
 from server.console.blueprint import bp, page, render
 from server.console.charts import dot_whisker, group_label
+from server.http.params import threshold_arg
 from server.registry.publish import forms_list
-from server.routes.scores import threshold_arg
 from server.scores.trends import trends
 
 GROUPINGS = ("country,quarter", "round", "months_since_return")

@@ -1,6 +1,6 @@
-"""Reading parameters and request bodies the same way on every route: query-string
-integers, request bodies within the size limit, and form ids and versions in paths
-(``<name:form_id>``)."""
+"""Reading parameters and request bodies the same way on every door: query-string
+integers and thresholds, request bodies within the size limit, JSON bodies, and
+form ids and versions in paths (``<name:form_id>``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import base64
 import binascii
 
 from flask import current_app, request
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
 from server.errors import FieldsyncError
+from sync.protocol import json_problem
 
 MAX_INTEGER = 2**63 - 1  # the largest integer SQLite holds (seqs, ids, limits)
 
@@ -73,3 +75,44 @@ def body_bytes() -> bytes:
     if len(data) > limit:
         raise RequestEntityTooLarge()
     return data
+
+
+def threshold_arg() -> float | None:
+    """``?threshold=0.6``: a score between 0 and 1, or None when not given."""
+    raw = request.args.get("threshold")
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise FieldsyncError("bad_request", "'threshold' is a score between 0 and 1, "
+                             "e.g. threshold=0.6.")
+    return value
+
+
+def json_body():
+    """The request's JSON body, or None when it has none or it is not JSON (the
+    caller says what to send)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def load_json(schema: Schema) -> dict:
+    """Parse and validate a JSON body, or refuse with what to fix."""
+    data = json_body()
+    if data is None:
+        raise FieldsyncError("json_invalid", "Send a JSON object body with Content-Type "
+                             "application/json.")
+    problem = json_problem(data)
+    if problem:
+        raise FieldsyncError("json_invalid", f"The body's JSON cannot be stored: {problem}. "
+                             "Send text as UTF-8 (or paired escapes).", {"problem": problem})
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise FieldsyncError("validation_failed", "The request body is invalid: fix the "
+                             "fields listed in details.", {"fields": exc.messages}) from None
