@@ -1,5 +1,5 @@
-"""`fieldsync entities ...` and `fieldsync due ...`: wrappers of server.entities
-(issue 23). Each command calls the function of the same name and prints its
+"""`fieldsync entities ...` and `fieldsync due ...`: wrappers of server.entities.
+Each command calls the function of the same name and prints its
 answer as JSON (one object a line for lists of items), or the CSV it streams.
 """
 

@@ -28,7 +28,7 @@ from server.store import open_db
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
 AUTH = (central_auth.central_user,)
-FORM = "/projects/<int:project_id>/forms/<form_id>"
+FORM = "/projects/<int:project_id>/forms/<name:form_id>"
 SUBMISSION = FORM + "/submissions/<instance_id>"
 
 

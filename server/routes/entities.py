@@ -1,4 +1,4 @@
-"""JSON API for entity lists, their conflicts, teams and due lists (issue 23).
+"""JSON API for entity lists, their conflicts, teams and due lists.
 
 Thin routes: parse the query or body, check the permission, call one function
 of ``server.entities``, render its answer. Tablets receive lists through the
@@ -147,7 +147,7 @@ def team_set(team):
     return lists.team_set(g.db, team, body["members"], actor=actor())
 
 
-@bp.get("/forms/<form_id>/due")
+@bp.get("/forms/<name:form_id>/due")
 @requires("due.read")
 def due_list(form_id):
     assignee = request.args.get("assignee") or None
@@ -158,13 +158,13 @@ def due_list(form_id):
                         limit=int_arg("limit", 500, 5000), after=int_arg("after", 0))
 
 
-@bp.get("/forms/<form_id>/due/schedule")
+@bp.get("/forms/<name:form_id>/due/schedule")
 @requires("due.read")
 def schedule_get(form_id):
     return due.schedule_get(g.db, form_id)
 
 
-@bp.put("/forms/<form_id>/due/schedule")
+@bp.put("/forms/<name:form_id>/due/schedule")
 @requires("entities.manage")
 def schedule_set(form_id):
     return due.schedule_set(g.db, form_id, load_json(ScheduleSchema()), actor=actor())

@@ -26,7 +26,7 @@ from server.store.odata import open_reader
 
 bp = Blueprint("odata", __name__, url_prefix="/v1")
 AUTH = (central_user,)
-SERVICE = "/projects/<int:project_id>/forms/<form_id>.svc"
+SERVICE = "/projects/<int:project_id>/forms/<name:form_id>.svc"
 JSON_TYPE = "application/json;odata.metadata=minimal;charset=utf-8"
 
 

@@ -24,7 +24,7 @@ def devices():
     return sync_status(g.db, silent_after_days=current_app.config["SILENT_AFTER_DAYS"])
 
 
-@bp.get("/forms/<form_id>/records")
+@bp.get("/forms/<name:form_id>/records")
 @requires("submissions.read")
 def records(form_id):
     return submission_table(g.db, form_id, TableQuery.from_args(request.args))

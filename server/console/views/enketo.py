@@ -24,7 +24,7 @@ def form_context(form_id: str) -> dict:
             if may("forms.manage") else []}
 
 
-@bp.post("/forms/<form_id>/enketo")
+@bp.post("/forms/<name:form_id>/enketo")
 @page("forms.manage")
 def enketo_refresh(form_id):
     client, settings = web.required_client()
@@ -33,7 +33,7 @@ def enketo_refresh(form_id):
     return redirect(url_for("console.form", form_id=form_id))
 
 
-@bp.post("/forms/<form_id>/public-links")
+@bp.post("/forms/<name:form_id>/public-links")
 @page("forms.manage")
 def public_link_create(form_id):
     public.public_link_create(g.db, form_id, request.form.get("label"), actor=actor())

@@ -43,13 +43,13 @@ def publish():
     return redirect(url_for("console.form", form_id=answer["form_id"]))
 
 
-@bp.get("/forms/<form_id>")
+@bp.get("/forms/<name:form_id>")
 @page("forms.read")
 def form(form_id):
     return _detail(form_id)
 
 
-@bp.post("/forms/<form_id>/collect-qr")
+@bp.post("/forms/<name:form_id>/collect-qr")
 @page("devices.configure")
 def collect_qr_for(form_id):
     name = request.form.get("enumerator") or None
@@ -92,7 +92,7 @@ def server_url() -> str:
     return f"{scheme}://{request.host}{request.script_root}"
 
 
-@bp.post("/forms/<form_id>/state")
+@bp.post("/forms/<name:form_id>/state")
 @page("forms.manage")
 def form_state(form_id):
     registry.form_set_state(g.db, form_id, request.form.get("state", ""), actor=actor())
@@ -101,7 +101,7 @@ def form_state(form_id):
     return redirect(url_for("console.form", form_id=form_id))
 
 
-@bp.post("/forms/<form_id>/media")
+@bp.post("/forms/<name:form_id>/media")
 @page("forms.publish")
 def form_media(form_id):
     upload = request.files.get("file")
@@ -114,7 +114,7 @@ def form_media(form_id):
     return redirect(url_for("console.form", form_id=form_id))
 
 
-@bp.post("/forms/<form_id>/rules")
+@bp.post("/forms/<name:form_id>/rules")
 @page("forms.manage")
 def form_rules(form_id):
     held = review_rules(g.db, form_id)["rules"]

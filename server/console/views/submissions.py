@@ -17,7 +17,7 @@ from server.registry.publish import form_get
 from server.review import actions as review
 from server.review.record import submission_get
 from server.review.table import TableQuery, submission_table
-from server.routes.exports import export_response
+from server.http.exports import export_response
 from server.store import submissions as subs_q
 
 FILTERS = ("state", "review_state", "device", "enumerator", "from", "to", "flagged",
@@ -26,7 +26,7 @@ EXPORT_FILTERS = {"country": "country", "round": "round", "review_state": "revie
                   "from": "from", "to": "to"}
 
 
-@bp.get("/forms/<form_id>/submissions")
+@bp.get("/forms/<name:form_id>/submissions")
 @page("submissions.read")
 def submissions(form_id):
     args = request.args.to_dict()
@@ -52,7 +52,7 @@ def _export_args(filters: dict) -> dict:
     return args
 
 
-@bp.get("/forms/<form_id>/export")
+@bp.get("/forms/<name:form_id>/export")
 @page("submissions.read")
 def export(form_id):
     """The same streaming export as GET /api/v1/forms/{form_id}/submissions."""

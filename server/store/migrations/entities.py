@@ -9,7 +9,7 @@ from server.store.migrations import migrations
 
 @migrations(name="0020_entity_lists")
 def m0020_entity_lists(db: Database) -> None:
-    # Entity lists (issue 23, server/entities): the people or things forms are
+    # Entity lists (server/entities): the people or things forms are
     # about, written by submissions in the record's own transaction, imported by
     # the office, served to tablets as form media. ``properties``: the list's
     # columns in order of first use.

@@ -169,7 +169,7 @@ API_CASES: dict[tuple[str, str], Case] = {
         "/api/v1/scores/changes?form_id=rss&from=baseline&to=6m")),
     ("GET", "/api/v1/overview"): Case(READERS, 200, plain("/api/v1/overview")),
     ("GET", "/api/v1/devices"): Case(READERS, 200, plain("/api/v1/devices")),
-    ("GET", "/api/v1/forms/<form_id>/records"): Case(READERS, 200, plain(
+    ("GET", "/api/v1/forms/<name:form_id>/records"): Case(READERS, 200, plain(
         "/api/v1/forms/rss/records?flagged=yes")),
     ("GET", "/api/v1/outbox"): Case(ADMIN, 200, plain("/api/v1/outbox")),
     ("POST", "/api/v1/outbox/retry"): Case(ADMIN, 200, plain("/api/v1/outbox/retry",
@@ -219,11 +219,11 @@ API_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/teams"): Case(READERS, 200, plain("/api/v1/teams")),
     ("PUT", "/api/v1/teams/<team>"): Case(REVIEWERS, 200, lambda s, role: {
         "url": f"/api/v1/teams/team-{role}", "json": {"members": ["user_enumerator"]}}),
-    ("GET", "/api/v1/forms/<form_id>/due"): Case(DUE_READERS, 200, plain(
+    ("GET", "/api/v1/forms/<name:form_id>/due"): Case(DUE_READERS, 200, plain(
         "/api/v1/forms/rss/due")),
-    ("GET", "/api/v1/forms/<form_id>/due/schedule"): Case(DUE_READERS, 200, plain(
+    ("GET", "/api/v1/forms/<name:form_id>/due/schedule"): Case(DUE_READERS, 200, plain(
         "/api/v1/forms/rss/due/schedule")),
-    ("PUT", "/api/v1/forms/<form_id>/due/schedule"): Case(REVIEWERS, 200, plain(
+    ("PUT", "/api/v1/forms/<name:form_id>/due/schedule"): Case(REVIEWERS, 200, plain(
         "/api/v1/forms/rss/due/schedule", json={
             "rounds": [{"name": "baseline", "months": 0}, {"name": "6m", "months": 6},
                        {"name": "12m", "months": 12}, {"name": "18m", "months": 18}],
@@ -318,45 +318,45 @@ CENTRAL_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/projects/<int:project_id>"): Case(PEOPLE, 200, plain("/v1/projects/1")),
     ("GET", "/v1/projects/<int:project_id>/forms"): Case(PEOPLE, 200, plain(
         "/v1/projects/1/forms")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>"): Case(PEOPLE, 200, plain(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>"): Case(PEOPLE, 200, plain(
         SERVICE)),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>.xml"): Case(PEOPLE, 200, plain(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>.xml"): Case(PEOPLE, 200, plain(
         SERVICE + ".xml")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/versions"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/versions"): Case(
         PEOPLE, 200, plain(SERVICE + "/versions")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/fields"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/fields"): Case(
         PEOPLE, 200, plain(SERVICE + "/fields?odata=true")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions"): Case(
         READERS, 200, plain(SERVICE + "/submissions")),
-    ("POST", "/v1/projects/<int:project_id>/forms/<form_id>/submissions"): Case(
+    ("POST", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions"): Case(
         CREATORS, 200, lambda s, role: {
             "url": SERVICE + "/submissions", "data": rss_xml(s, role),
             "headers": {"Content-Type": "application/xml"}}),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions.csv.zip"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions.csv.zip"): Case(
         READERS, 200, plain(SERVICE + "/submissions.csv.zip?attachments=false")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions.csv"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions.csv"): Case(
         READERS, 200, plain(SERVICE + "/submissions.csv")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"): Case(
         READERS, 200, plain(SERVICE + "/submissions/{s.instance_id}")),
-    ("PATCH", "/v1/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>"): Case(
+    ("PATCH", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"): Case(
         REVIEWERS, 200, plain(SERVICE + "/submissions/{s.instance_id}",
                               json={"reviewState": "approved"})),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>"
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
             "/attachments"): Case(READERS, 200, plain(
                 SERVICE + "/submissions/{s.instance_id}/attachments")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>"
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
             "/attachments/<filename>"): Case(READERS, 200, plain(
                 SERVICE + "/submissions/{s.instance_id}/attachments/photo.jpg")),
-    ("POST", "/v1/projects/<int:project_id>/forms/<form_id>/submissions/<instance_id>"
+    ("POST", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
              "/attachments/<filename>"): Case(CREATORS, 200, plain(
                  SERVICE + "/submissions/{s.instance_id}/attachments/photo.jpg", data=PHOTO)),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>.svc"): Case(READERS, 200, plain(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>.svc"): Case(READERS, 200, plain(
         SERVICE + ".svc")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>.svc/"): Case(READERS, 200, plain(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>.svc/"): Case(READERS, 200, plain(
         SERVICE + ".svc/")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>.svc/$metadata"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>.svc/$metadata"): Case(
         READERS, 200, plain(SERVICE + ".svc/$metadata")),
-    ("GET", "/v1/projects/<int:project_id>/forms/<form_id>.svc/<path:table>"): Case(
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>.svc/<path:table>"): Case(
         READERS, 200, plain(SERVICE + ".svc/Submissions?$top=5")),
 }
 
@@ -372,17 +372,17 @@ CONSOLE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/forms"): Case(PEOPLE, 200, plain("/forms")),
     ("POST", "/forms"): Case(ADMIN, 302, plain(
         "/forms", files={"file": ("household.md", HOUSEHOLD)})),
-    ("GET", "/forms/<form_id>"): Case(PEOPLE, 200, plain("/forms/rss")),
-    ("POST", "/forms/<form_id>/collect-qr"): Case(REVIEWERS, 200, plain(
+    ("GET", "/forms/<name:form_id>"): Case(PEOPLE, 200, plain("/forms/rss")),
+    ("POST", "/forms/<name:form_id>/collect-qr"): Case(REVIEWERS, 200, plain(
         "/forms/rss/collect-qr", data={"enumerator": "user_enumerator"})),
-    ("POST", "/forms/<form_id>/state"): Case(ADMIN, 302, plain(
+    ("POST", "/forms/<name:form_id>/state"): Case(ADMIN, 302, plain(
         "/forms/rss/state", data={"state": "open"})),
-    ("POST", "/forms/<form_id>/media"): Case(ADMIN, 302, plain(
+    ("POST", "/forms/<name:form_id>/media"): Case(ADMIN, 302, plain(
         "/forms/rss/media", files={"file": ("poster.png", PNG)})),
-    ("POST", "/forms/<form_id>/rules"): Case(ADMIN, 302, plain("/forms/rss/rules")),
-    ("GET", "/forms/<form_id>/submissions"): Case(READERS, 200, plain(
+    ("POST", "/forms/<name:form_id>/rules"): Case(ADMIN, 302, plain("/forms/rss/rules")),
+    ("GET", "/forms/<name:form_id>/submissions"): Case(READERS, 200, plain(
         "/forms/rss/submissions")),
-    ("GET", "/forms/<form_id>/export"): Case(READERS, 200, plain(
+    ("GET", "/forms/<name:form_id>/export"): Case(READERS, 200, plain(
         "/forms/rss/export?format=csv")),
     ("GET", "/submissions/<path:instance_id>"): Case(READERS, 200, plain(
         "/submissions/{s.instance_id}")),
@@ -426,8 +426,8 @@ CONSOLE_CASES: dict[tuple[str, str], Case] = {
         "old_password": PASSWORD, "new_password": PASSWORD, "repeat_password": PASSWORD})),
     # docs/enketo.md: this server has no Enketo set up, so an allowed call that must
     # ask Enketo answers 409 enketo_not_configured.
-    ("POST", "/forms/<form_id>/enketo"): Case(ADMIN, 409, plain("/forms/rss/enketo")),
-    ("POST", "/forms/<form_id>/public-links"): Case(ADMIN, 302, plain(
+    ("POST", "/forms/<name:form_id>/enketo"): Case(ADMIN, 409, plain("/forms/rss/enketo")),
+    ("POST", "/forms/<name:form_id>/public-links"): Case(ADMIN, 302, plain(
         "/forms/rss/public-links", data={"label": "console"})),
     ("POST", "/public-links/<int:link_id>/revoke"): Case(ADMIN, 302, lambda s, role: {
         "url": f"/public-links/{public_link(s, 'console-revoke')['id']}/revoke"}),

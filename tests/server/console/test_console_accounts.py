@@ -12,7 +12,7 @@ from server.accounts import throttle
 from server.accounts.users import user_add
 from server.store import logins as logins_q
 from tests.helpers.accounts import cheap_password_hashes
-from tests.server.console.conftest import PASSWORD, csrf_of, post_form, sign_in
+from tests.helpers.console import PASSWORD, csrf_of, post_form, sign_in
 
 
 def audit(console, action):

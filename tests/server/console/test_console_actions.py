@@ -9,7 +9,7 @@ import re
 import uuid
 
 from server.accounts.users import authenticate_token
-from tests.server.console.conftest import post_form
+from tests.helpers.console import post_form
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"
        b"\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05"

@@ -8,7 +8,7 @@ import pytest
 
 from server.enketo.web import SESSION_KEY
 from tests.helpers.enketo import API_KEY, BASE, EnketoStandIn
-from tests.server.console.conftest import Console, post_form
+from tests.helpers.console import Console, post_form
 
 SERVER = "https://fieldsync.test"
 

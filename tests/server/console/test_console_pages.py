@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from server.console.collect_qr import decode
 from server.review.status import sync_status
 from tests.helpers.forwarding import rss_records
-from tests.server.console.conftest import post_form
+from tests.helpers.console import post_form
 
 PAGES = ("/", "/devices", "/forms", "/forms/rss", "/forms/rss/submissions", "/review",
          "/duplicates", "/scores", "/users", "/users/analyst1/delete", "/outbox", "/account")
@@ -196,3 +196,24 @@ def test_publishing_a_broken_form_shows_pyxform_error_with_sheet_and_row(console
     assert r.status_code == 422
     page = r.data.decode()
     assert "<td>survey</td>" in page and re.search(r"<td>\d+</td>", page)
+
+
+def test_a_form_whose_id_holds_a_slash_and_a_space_opens_from_the_forms_list(console):
+    from server.registry.publish import forms_publish
+
+    source = (b"| survey |\n| | type | name | label |\n| | text | q | Q |\n"
+              b"| settings |\n| | form_id | version | form_title |\n"
+              b"| | visits/2026 round | 1 | Odd id |\n")
+    forms_publish(console.db, source, "odd.md")
+    client = console.client("supervisor")
+    listing = client.get("/forms").data.decode()
+    link = re.search(r'<a href="([^"]+)">Odd id</a>', listing).group(1)
+    assert " " not in link and link.count("/") == 2  # one path segment: /forms/<id>
+    page = client.get(link)
+    assert page.status_code == 200 and "visits/2026 round" in page.data.decode()
+    table = re.search(r'<a class="button" href="([^"]+/submissions)">',
+                      page.data.decode()).group(1)
+    assert client.get(table).status_code == 200
+    api = console.api("supervisor", link.replace("/forms/", "/api/v1/forms/", 1)
+                      + "/records")
+    assert api.status_code == 200

@@ -11,7 +11,7 @@ import time
 
 from server.accounts.keys import load_or_create_key
 from server.accounts.users import set_password
-from tests.server.console.conftest import PASSWORD, csrf_of, post_form, sign_in
+from tests.helpers.console import PASSWORD, csrf_of, post_form, sign_in
 
 
 def test_a_page_without_a_session_redirects_to_login_with_the_page_to_come_back_to(console):

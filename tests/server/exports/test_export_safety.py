@@ -110,7 +110,7 @@ def test_the_command_line_exports_such_a_form_to_xlsx_and_raw_csv(site, tmp_path
 
 
 def test_a_streamed_export_that_fails_part_way_is_logged_with_status_500(site, monkeypatch):
-    import server.routes.exports as route
+    import server.http.exports as route
 
     def failing(db, plan, fmt):
         yield b"seq,instance_id\n"

@@ -22,7 +22,7 @@ from tests.helpers.live import LiveServer
 from tests.helpers.records import batch, household_record
 
 LIMIT = 200_000
-HOUSEHOLD = (Path(__file__).resolve().parents[1] / "fixtures" / "household.md").read_bytes()
+HOUSEHOLD = (Path(__file__).resolve().parents[2] / "fixtures" / "household.md").read_bytes()
 FUZZ = settings(max_examples=60, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow,
                                        HealthCheck.function_scoped_fixture])
