@@ -53,17 +53,16 @@ class _Sink:
         return data
 
 
-def root_csv(db: Database, form_id: str, *, close: bool = False) -> Iterator[bytes]:
+def root_csv(db: Database, form_id: str) -> Iterator[bytes]:
     """The root table alone, as ``submissions.csv``."""
     try:
         db.execute("BEGIN")
         yield from _root_chunks(db, entity_model(db, form_id))
     finally:
-        _end(db, close)
+        _end(db)
 
 
-def csv_zip(db: Database, form_id: str, *, media: bool = True,
-            close: bool = False) -> Iterator[bytes]:
+def csv_zip(db: Database, form_id: str, *, media: bool = True) -> Iterator[bytes]:
     """The zip, in chunks; read in one snapshot."""
     sink = _Sink()
     try:
@@ -86,14 +85,12 @@ def csv_zip(db: Database, form_id: str, *, media: bool = True,
                     yield sink.take()
         yield sink.take()
     finally:
-        _end(db, close)
+        _end(db)
 
 
-def _end(db: Database, close: bool) -> None:
+def _end(db: Database) -> None:
     if db.conn.in_transaction:
         db.execute("COMMIT")
-    if close:
-        db.close()
 
 
 def _files(db: Database, em: EntityModel):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 
 from sqlite_utils import Database
 
@@ -61,6 +62,23 @@ def submission_create(db: Database, form_id: str, xml: bytes, *, user: str,
             {"instance_id": record["instance_id"]})
     row_id = central_q.listed_row_id(db, form_id, record["instance_id"])
     return json.loads(central_q.submission_json(db, row_id))
+
+
+def submissions_listing(db: Database, form_id: str, *, extended: bool
+                        ) -> Iterator[bytes]:
+    """Every submission of the form as Central's JSON array, in chunks read in one
+    snapshot."""
+    db.execute("BEGIN")
+    try:
+        cursor = central_q.submissions_json(db, form_id, extended=extended)
+        yield b"["
+        first = True
+        while batch := cursor.fetchmany(1000):
+            yield (b"" if first else b",") + ",".join(r[0] for r in batch).encode()
+            first = False
+        yield b"]"
+    finally:
+        db.execute("COMMIT")
 
 
 def submission_get(db: Database, form_id: str, instance_id: str, *,

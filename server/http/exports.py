@@ -4,14 +4,12 @@ file with its name and resume headers."""
 
 from __future__ import annotations
 
-import re
-
-from flask import Response, current_app
+from flask import Response
 
 from server.errors import FieldsyncError
 from server.exports.stream import FORMATS, ExportOptions, export_plan, stream
 from server.http.params import MAX_INTEGER
-from server.store import open_db
+from server.http.streams import closing_after, disposition, own_connection
 
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -27,28 +25,13 @@ def export_response(form_id: str, args) -> Response:
     if fmt not in FORMATS:
         raise FieldsyncError("bad_request", f"format must be one of {', '.join(FORMATS)}.")
     options = options_from(args)
-    # The export outlives the request's own connection: it gets its own.
-    db = open_db(current_app.config["DATABASE"])
-    try:
+    with own_connection() as db:
         plan = export_plan(db, form_id, options, fmt)
-    except Exception:
-        db.close()
-        raise
-
-    def body():
-        try:
-            yield from stream(db, plan, fmt)
-        finally:
-            db.close()
-
     name = f"{form_id}{'-' + plan.repeat.replace('/', '-') if plan.repeat else ''}.{fmt}"
-    name = _FILE_UNSAFE.sub("_", name)  # any form_id text; a header carries plain ASCII
-    return Response(body(), mimetype=MIMETYPES[fmt], headers={
-        "X-Fieldsync-Next": str(plan.next), "X-Fieldsync-Since": str(plan.since),
-        "Content-Disposition": f'attachment; filename="{name}"'})
-
-
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+    return Response(closing_after(db, stream(db, plan, fmt)), mimetype=MIMETYPES[fmt],
+                    headers={"X-Fieldsync-Next": str(plan.next),
+                             "X-Fieldsync-Since": str(plan.since),
+                             "Content-Disposition": disposition(name)})
 
 
 def options_from(args) -> ExportOptions:

@@ -59,12 +59,17 @@ def int_arg(name: str, default: int, maximum: int | None = None) -> int:
     return min(value, maximum) if maximum is not None else value
 
 
+def body_limit() -> int:
+    """The largest request body the server reads, in bytes (0: no limit)."""
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+
+
 def body_bytes() -> bytes:
     """The request body, whether sent with Content-Length or chunked; 413 past
     the server's limit either way. (Werkzeug reads a chunked body as empty
     unless the WSGI server marks its input terminated, which gunicorn does not;
     gunicorn does decode the chunks, so the raw input is read here, bounded.)"""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = body_limit()
     if request.content_length is not None or "chunked" not in request.headers.get(
             "Transfer-Encoding", "").lower():
         return request.get_data(cache=False)

@@ -21,10 +21,9 @@ from server.central import submissions as central_subs
 from server.central.csvzip import csv_zip, root_csv
 from server.central.errors import CentralError, render_error
 from server.errors import FieldsyncError
+from server.http.streams import closing_after, disposition, own_connection
 from server.registry.publish import form_get, model_get, version_get
-from server.store import central as central_q
 from server.store import forms as forms_q
-from server.store import open_db
 
 bp = Blueprint("central", __name__, url_prefix="/v1")
 AUTH = (central_auth.central_user,)
@@ -113,22 +112,9 @@ def form_fields(project_id, form_id):
 def submissions(project_id, form_id):
     _form(project_id, form_id)
     extended = _extended()
-    db = open_db(current_app.config["DATABASE"])  # the listing outlives the request
-
-    def body():
-        try:
-            db.execute("BEGIN")
-            cursor = central_q.submissions_json(db, form_id, extended=extended)
-            first = True
-            yield b"["
-            while batch := cursor.fetchmany(1000):
-                yield (b"" if first else b",") + ",".join(r[0] for r in batch).encode()
-                first = False
-            yield b"]"
-        finally:
-            db.close()
-
-    return Response(body(), mimetype="application/json")
+    with own_connection() as db:
+        chunks = central_subs.submissions_listing(db, form_id, extended=extended)
+    return Response(closing_after(db, chunks), mimetype="application/json")
 
 
 @bp.post(FORM + "/submissions")
@@ -145,19 +131,20 @@ def submission_create(project_id, form_id):
 def submissions_csv_zip(project_id, form_id):
     _form(project_id, form_id)
     media = request.args.get("attachments", "true").lower() != "false"
-    db = open_db(current_app.config["DATABASE"])
-    return Response(csv_zip(db, form_id, media=media, close=True),
-                    mimetype="application/zip", headers={
-                        "Content-Disposition": f'attachment; filename="{form_id}.zip"'})
+    with own_connection() as db:
+        chunks = csv_zip(db, form_id, media=media)
+    return Response(closing_after(db, chunks), mimetype="application/zip",
+                    headers={"Content-Disposition": disposition(f"{form_id}.zip")})
 
 
 @bp.get(FORM + "/submissions.csv")
 @requires("submissions.read", authenticators=AUTH)
 def submissions_csv(project_id, form_id):
     _form(project_id, form_id)
-    db = open_db(current_app.config["DATABASE"])
-    return Response(root_csv(db, form_id, close=True), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{form_id}.csv"'})
+    with own_connection() as db:
+        chunks = root_csv(db, form_id)
+    return Response(closing_after(db, chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": disposition(f"{form_id}.csv")})
 
 
 @bp.get(SUBMISSION)
@@ -193,7 +180,7 @@ def attachment(project_id, form_id, instance_id, filename):
     data, sha256 = central_subs.attachment_get(g.db, form_id, instance_id, filename)
     ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return Response(data, mimetype=ctype, headers={
-        "ETag": f'"{sha256}"', "Content-Disposition": f'attachment; filename="{filename}"'})
+        "ETag": f'"{sha256}"', "Content-Disposition": disposition(filename)})
 
 
 @bp.post(SUBMISSION + "/attachments/<filename>")

@@ -7,14 +7,14 @@ OpenRosa manifest (server/routes/openrosa.py), not here.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from marshmallow import Schema, fields, validate
 
 from server.accounts.auth import actor, requires
 from server.entities import conflicts, due, imports, lists
 from server.errors import FieldsyncError
 from server.http.params import int_arg, load_json
-from server.store import open_db
+from server.http.streams import closing_after, disposition, own_connection
 
 bp = Blueprint("entities", __name__, url_prefix="/api/v1")
 TRUE = ("1", "true", "yes")
@@ -77,21 +77,10 @@ def entity_get(name, entity_id):
 @bp.get("/lists/<name>/export")
 @requires("entities.read")
 def list_export(name):
-    db = open_db(current_app.config["DATABASE"])  # the file outlives the request's connection
-    try:
+    with own_connection() as db:
         chunks = lists.list_export(db, name)
-    except Exception:
-        db.close()
-        raise
-
-    def body():
-        try:
-            yield from chunks
-        finally:
-            db.close()
-
-    return Response(body(), content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(closing_after(db, chunks), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": disposition(f"{name}.csv")})
 
 
 @bp.post("/lists/<name>/import")

@@ -8,7 +8,7 @@ JSON, under /api/v1, in the nested ``media`` blueprint.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, g, request
 
 from server.accounts.auth import actor, bearer_user, requires
 from server.entities import lists as entity_lists
@@ -17,8 +17,10 @@ from server.ingest.pipeline import ingest
 from server.openrosa import authn, media, submission
 from server.openrosa import xml as orxml
 from server.openrosa.catalog import form_list_entries
+from server.http.params import body_limit
+from server.http.streams import closing_after, own_connection
+from server.http.urls import external_url
 from server.registry.publish import version_get
-from server.store import open_db
 
 bp = Blueprint("openrosa", __name__)
 media_bp = Blueprint("media", __name__, url_prefix="/api/v1")
@@ -35,7 +37,7 @@ def _install_renderer(state) -> None:
 @bp.after_request
 def _openrosa_headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
-    response.headers["X-OpenRosa-Accept-Content-Length"] = str(_max_body())
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(body_limit())
     return response
 
 
@@ -61,7 +63,7 @@ def xform(form_id, version):
 @requires("forms.read", authenticators=AUTHENTICATORS)
 def manifest(form_id, version):
     files = [
-        {**item, "download_url": _external("openrosa.media_file", form_id=form_id,
+        {**item, "download_url": external_url("openrosa.media_file", form_id=form_id,
                                            version=version, name=item["name"])}
         for item in media.manifest_files(g.db, form_id, version, g.user)
     ]
@@ -82,14 +84,14 @@ def media_file(form_id, version, name):
 @bp.route("/submission", methods=["HEAD"])
 @requires("submissions.create", authenticators=AUTHENTICATORS)
 def submission_head():
-    return Response(status=204, headers={"Location": _external("openrosa.submission_head")})
+    return Response(status=204, headers={"Location": external_url("openrosa.submission_head")})
 
 
 @bp.post("/submission")
 @requires("submissions.create", authenticators=AUTHENTICATORS)
 def submission_post():
     upload = submission.read_upload(request.stream, request.content_type,
-                                    request.content_length, _max_body())
+                                    request.content_length, body_limit())
     listed, blobs = submission.media_blobs(upload)
     record = submission.to_record(g.db, upload, listed)
     [result] = ingest(g.db, [record], door="openrosa", user=g.user["name"],
@@ -126,39 +128,14 @@ def _entity_list_file(form_id: str, name: str) -> Response:
     etag = entity_lists.list_hash(g.db, form_id, name, entity_lists.visible_to(g.db, g.user))
     if request.if_none_match.contains(etag):
         return Response(status=304, headers={"ETag": f'"{etag}"'})
-    db = open_db(current_app.config["DATABASE"])
-    try:
+    with own_connection() as db:
         chunks = entity_lists.list_file(db, form_id, name, g.user)
-    except Exception:
-        db.close()
-        raise
-
-    def body():
-        try:
-            yield from chunks
-        finally:
-            db.close()
-
-    return Response(body(), content_type="text/csv; charset=utf-8",
+    return Response(closing_after(db, chunks), content_type="text/csv; charset=utf-8",
                     headers={"ETag": f'"{etag}"'})
 
 
 def _version_url(kind: str, form_id: str, version: str) -> str:
-    return _external(f"openrosa.{kind}", form_id=form_id, version=version)
-
-
-def _external(endpoint: str, **values) -> str:
-    """An absolute URL as the device sees the server: behind a TLS proxy that sets
-    X-Forwarded-Proto, the scheme is the proxy's (the answer only goes back to
-    the client that sent the header, so it cannot mislead anyone else)."""
-    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
-    if scheme in ("http", "https"):
-        values["_scheme"] = scheme
-    return url_for(endpoint, _external=True, **values)
-
-
-def _max_body() -> int:
-    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    return external_url(f"openrosa.{kind}", form_id=form_id, version=version)
 
 
 def _render_error(status: int, code: str, message: str, details: dict):

@@ -5,7 +5,7 @@ OpenRosa's, as on the signed-in door (server/routes/openrosa.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request
 
 from server.accounts.auth import client_address, requires
 from server.enketo import public, web
@@ -14,6 +14,8 @@ from server.ingest.pipeline import ingest
 from server.openrosa import media, submission
 from server.openrosa import xml as orxml
 from server.openrosa.catalog import form_list_entries
+from server.http.params import body_limit
+from server.http.urls import external_url
 from server.registry.publish import version_get
 from server.store import openrosa as openrosa_q
 
@@ -31,7 +33,7 @@ def _install_renderer(state) -> None:
 @bp.after_request
 def _openrosa_headers(response: Response) -> Response:
     response.headers["X-OpenRosa-Version"] = "1.0"
-    response.headers["X-OpenRosa-Accept-Content-Length"] = str(_max_body())
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(body_limit())
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the address
     return response
@@ -60,7 +62,7 @@ def xform(token, form_id, version):
 def manifest(token, form_id, version):
     version_get(g.db, _own(form_id), version)
     # Stored media only: an entity list (a case list) is never served anonymously.
-    files = [{**item, "download_url": _external("public.media_file", token=token,
+    files = [{**item, "download_url": external_url("public.media_file", token=token,
                                                 form_id=form_id, version=version,
                                                 name=item["name"])}
              for item in openrosa_q.list_media(g.db, form_id, version)]
@@ -79,7 +81,7 @@ def media_file(token, form_id, version, name):
 @requires(PERMISSION, authenticators=HOLDER)
 def submission_head(token):
     return Response(status=204, headers={
-        "Location": _external("public.submission_head", token=token)})
+        "Location": external_url("public.submission_head", token=token)})
 
 
 @bp.post("/submission")
@@ -89,7 +91,7 @@ def submission_post(token):
     public.limit(g.db, client_address(),
                  int(current_app.config.get("PUBLIC_LINK_SUBMISSIONS_PER_HOUR") or 0))
     upload = submission.read_upload(request.stream, request.content_type,
-                                    request.content_length, _max_body())
+                                    request.content_length, body_limit())
     listed, blobs = submission.media_blobs(upload)
     record = submission.to_record(g.db, upload, listed)
     public.admit(g.db, link, record)
@@ -109,20 +111,7 @@ def _own(form_id: str) -> str:
 
 
 def _door_url(kind: str, token: str, form_id: str, version: str) -> str:
-    return _external(f"public.{kind}", token=token, form_id=form_id, version=version)
-
-
-def _external(endpoint: str, **values) -> str:
-    """An absolute URL as the caller sees the server (the scheme of a TLS proxy
-    that says so in X-Forwarded-Proto), as on the signed-in door."""
-    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
-    if scheme in ("http", "https"):
-        values["_scheme"] = scheme
-    return url_for(endpoint, _external=True, **values)
-
-
-def _max_body() -> int:
-    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    return external_url(f"public.{kind}", token=token, form_id=form_id, version=version)
 
 
 def _render_error(status: int, code: str, message: str, details: dict):
