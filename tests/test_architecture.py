@@ -31,7 +31,7 @@ SERVER_IMPORTS = {
     "logs": set(),
     "i18n": set(),
     "store": {"errors"},
-    "registry.models": {"store"},
+    "registry.models": {"errors", "store"},
     "accounts": {"errors", "store"},
     "dedup": {"errors", "store"},
     "forwarding": {"errors", "store"},

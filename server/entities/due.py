@@ -40,7 +40,7 @@ from sqlite_utils import Database
 from server.entities import apply
 from server.entities.errors import EntitiesError
 from server.errors import FieldsyncError
-from server.registry.models import model_for
+from server.registry.models import model_for, published_form
 from server.store import entities as store
 from server.store import forms as forms_q
 
@@ -129,7 +129,7 @@ def _months(name: str) -> int | None:
 
 def schedule_get(db: Database, form_id: str) -> dict:
     """The schedule due lists of ``form_id`` use (what ``GET .../due/schedule`` shows)."""
-    _form(db, form_id)
+    published_form(db, form_id)
     schedule = schedule_for(db, form_id)
     if schedule is None:
         raise EntitiesError("schedule_invalid", f"Form '{form_id}' has no due schedule and "
@@ -141,7 +141,7 @@ def schedule_get(db: Database, form_id: str) -> dict:
 
 def schedule_set(db: Database, form_id: str, schedule: dict, actor: str | None = None) -> dict:
     """Check and store a form's schedule; returns it as stored."""
-    _form(db, form_id)
+    published_form(db, form_id)
     base = schedule_for(db, form_id) or {}
     merged = {k: v for k, v in {**base, **schedule}.items() if k != "derived"}
     clean = _checked(merged)
@@ -256,9 +256,3 @@ def _day(on: str | None) -> date:
     return day
 
 
-def _form(db: Database, form_id: str) -> dict:
-    form = forms_q.get_form(db, form_id)
-    if form is None:
-        raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; list "
-                             "them with GET /api/v1/forms.", {"form_id": form_id})
-    return form

@@ -14,9 +14,21 @@ import scoring
 from forms.expressions import form_expressions
 from forms.media import FormMedia, media_file_name
 from forms.model import FormModel
+from server.errors import FieldsyncError
 from server.store import forms as forms_q
 from server.store import openrosa as openrosa_q
 from server.store import scores as scores_q
+
+
+def published_form(db: Database, form_id: str) -> dict:
+    """The form's row (``current_version``, ``state``...), or form_unknown naming
+    where the published forms are listed."""
+    form = forms_q.get_form(db, form_id)
+    if form is None:
+        raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; list "
+                             "them with GET /api/v1/forms or `fieldsync forms list`.",
+                             {"form_id": form_id})
+    return form
 
 
 def model_for(db: Database, form_id: str, version: str) -> FormModel | None:

@@ -28,7 +28,7 @@ from forms.model import FormModel
 from forms.xlsform import CompiledForm, convert_xlsform
 from server.ingest import answers
 from server.errors import FieldsyncError
-from server.registry.models import model_for, spec_for
+from server.registry.models import model_for, published_form, spec_for
 from server.ingest.pipeline import release_quarantine
 from server.scores.specs import spec_by_version
 from server.store import audit
@@ -99,12 +99,7 @@ def forms_list(db: Database) -> list[dict]:
 
 
 def form_get(db: Database, form_id: str) -> dict:
-    form = forms_q.get_form(db, form_id)
-    if form is None:
-        raise FieldsyncError(
-            "form_unknown", f"No form '{form_id}' is published here; list them with "
-            "GET /api/v1/forms.", {"form_id": form_id},
-        )
+    form = published_form(db, form_id)
     versions = [
         {**v, "hash": f"md5:{v.pop('md5')}"} for v in forms_q.list_versions(db, form_id)
     ]

@@ -26,8 +26,7 @@ from sqlite_utils import Database
 import scoring
 from forms.model import FormModel
 from server.errors import FieldsyncError
-from server.registry.models import model_for, spec_for, stored_spec
-from server.store import forms as forms_q
+from server.registry.models import model_for, published_form, spec_for, stored_spec
 from server.store import scores as scores_q
 from server.store import submissions as subs_q
 from server.store.clock import utcnow
@@ -280,10 +279,7 @@ def _target(db, spec, form_id, form_version):
 
 
 def _current_version(db: Database, form_id: str) -> str:
-    form = forms_q.get_form(db, form_id)
-    if form is None:
-        raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; "
-                             "list them with `fieldsync forms list`.", {"form_id": form_id})
+    form = published_form(db, form_id)
     spec = spec_for(db, model_for(db, form_id, form["current_version"]))
     if spec is None:
         raise scoring.ScoringError(

@@ -20,9 +20,8 @@ import scoring
 from scoring import normalise_key_part
 from scoring.trends import ALIASES, DEFAULT_TOLERANCE, GROUPINGS, PAIRED_GROUPINGS
 from server.errors import FieldsyncError
-from server.registry.models import model_for, spec_for
+from server.registry.models import model_for, published_form, spec_for
 from server.scores.specs import spec_by_version
-from server.store import forms as forms_q
 from server.store import scores as scores_q
 
 ROUND_FIELD = "survey_round"
@@ -45,10 +44,7 @@ def trends(db: Database, form_id: str, by: str | list[str] = "country",
     ``country`` keeps only the records of that country of return.
     """
     keys = _groupings(by)
-    form = forms_q.get_form(db, form_id)
-    if form is None:
-        raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; list "
-                             "them with GET /api/v1/forms.", {"form_id": form_id})
+    form = published_form(db, form_id)
     spec = _spec(db, form, scoring_version)
     names = list(spec.scores)
     fields = scores_q.TREND_FIELDS
@@ -88,7 +84,7 @@ def _spec(db: Database, form: dict, version: str | None) -> scoring.Spec:
 
 
 def _person_rows(db: Database, form_id: str, scoring_version: str | None):
-    form = _form(db, form_id)
+    form = published_form(db, form_id)
     spec = _spec(db, form, scoring_version)
     names = list(spec.scores)
     fields = ("order", "instance_id") + scores_q.PERSON_FIELDS
@@ -156,14 +152,6 @@ def changes(db: Database, form_id: str, from_round: str, to_round: str,
     answer = scoring.paired_changes(rows, from_round, to_round, by=items, scores=names,
                                     tolerance=tolerance)
     return {"form_id": form_id, "scoring_version": spec.version, **answer}
-
-
-def _form(db: Database, form_id: str) -> dict:
-    form = forms_q.get_form(db, form_id)
-    if form is None:
-        raise FieldsyncError("form_unknown", f"No form '{form_id}' is published here; list "
-                             "them with GET /api/v1/forms.", {"form_id": form_id})
-    return form
 
 
 def _round_order(db: Database, form: dict) -> list[str]:
