@@ -6,9 +6,7 @@ by the module; each test signs in with accounts of its own."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
-import re
 import threading
 import time
 import uuid
@@ -18,33 +16,15 @@ import requests
 from requests.auth import HTTPDigestAuth
 
 from server.openrosa.digest import Nonces
+from tests.helpers.accounts import challenge_of, digest_header
 from tests.helpers.live import LiveServer
 
 PASSWORD = "collect-pass-1"
 _names = itertools.count(1)
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()
-
-
 def challenge(response: requests.Response) -> dict[str, str]:
-    digest = next(v for v in response.raw.headers.getlist("WWW-Authenticate")
-                  if v.startswith("Digest "))
-    pairs = re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', digest[len("Digest "):])
-    return {key: quoted or bare for key, quoted, bare in pairs}
-
-
-def digest_header(ch: dict, user: str, password: str, method: str, uri: str, nc: int,
-                  cnonce: str = "0a4f113b", algorithm: str | None = "MD5") -> str:
-    ha1 = md5(f"{user}:{ch['realm']}:{password}")
-    ha2 = md5(f"{method}:{uri}")
-    nc_hex = f"{nc:08x}"
-    response = md5(f"{ha1}:{ch['nonce']}:{nc_hex}:{cnonce}:auth:{ha2}")
-    header = (f'Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
-              f'uri="{uri}", qop=auth, nc={nc_hex}, cnonce="{cnonce}", '
-              f'response="{response}", opaque="{ch["opaque"]}"')
-    return header + (f", algorithm={algorithm}" if algorithm else "")
+    return challenge_of(response.raw.headers.getlist("WWW-Authenticate"))
 
 
 @pytest.fixture(scope="module")
