@@ -69,7 +69,7 @@ def _detail(form_id: str, username: str | None = None, password: str | None = No
     payload = collect_qr.payload(settings)
     return render(
         "forms/detail.html", form=found,
-        media=media.media_list(g.db, form_id, current) if current else [],
+        media=media.manifest_files(g.db, form_id, current, None) if current else [],
         rules=review_rules(g.db, form_id)["rules"],
         spec=spec.version if spec is not None else None,
         specs=scoring_list(g.db, form_id),

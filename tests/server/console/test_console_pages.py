@@ -217,3 +217,17 @@ def test_a_form_whose_id_holds_a_slash_and_a_space_opens_from_the_forms_list(con
     api = console.api("supervisor", link.replace("/forms/", "/api/v1/forms/", 1)
                       + "/records")
     assert api.status_code == 200
+
+
+def test_the_form_page_names_the_entity_list_tablets_receive_and_its_duplicate_rules(console):
+    client = console.client("supervisor")
+    page = client.get("/forms/rss?lang=en").data.decode()
+    media = page[page.index('id="media-h"'):page.index('id="rules-h"')]
+    # RSS fills the entity list "returnees" and reads it back as returnees.csv
+    assert "returnees.csv" in media and "entity list returnees" in media
+    assert "No media file" not in media
+    rules = page[page.index('id="rules-h"'):]
+    assert "Same person, other round: days apart at least" in rules and "60" in rules
+    assert "reinterview_days</label>" not in rules
+    french = client.get("/forms/rss?lang=fr").data.decode()
+    assert "Rechercher les doublons probables" in french and "entités returnees, écrite par le serveur" in french
