@@ -231,3 +231,11 @@ def test_the_form_page_names_the_entity_list_tablets_receive_and_its_duplicate_r
     assert "reinterview_days</label>" not in rules
     french = client.get("/forms/rss?lang=fr").data.decode()
     assert "Rechercher les doublons probables" in french and "entités returnees, écrite par le serveur" in french
+
+
+def test_french_pages_set_a_no_break_space_before_a_labels_colon(console):
+    client = console.client("supervisor")
+    english = client.get("/forms/rss/submissions?lang=en").data.decode()
+    assert "<h1>Submissions: " in english
+    french = client.get("/forms/rss/submissions?lang=fr").data.decode()
+    assert "<h1>Soumissions\u00a0: " in french
