@@ -239,3 +239,11 @@ def test_french_pages_set_a_no_break_space_before_a_labels_colon(console):
     assert "<h1>Submissions: " in english
     french = client.get("/forms/rss/submissions?lang=fr").data.decode()
     assert "<h1>Soumissions\u00a0: " in french
+
+
+def test_a_long_tablet_id_is_shortened_in_the_table_and_whole_in_its_tooltip(console):
+    tablet = "0d90857b-3d7b-43d4-b025-571cc4242a23"
+    console.push([console.record()], device=tablet)
+    page = console.client("supervisor").get(
+        f"/forms/rss/submissions?lang=en&device={tablet}").data.decode()
+    assert f'<td title="{tablet}">0d90857b…</td>' in page
