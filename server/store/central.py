@@ -131,7 +131,7 @@ def _submission_json(extended: bool) -> str:
     version = (f"json_object('instanceId', s.instance_id, 'instanceName', NULL, "
                f"'submitterId', {submitter}, 'deviceId', {DEVICE_ID}, 'userAgent', NULL, "
                f"'createdAt', s.received_at, 'current', json('true'))")
-    parts = [f"'instanceId', s.logical_id", f"'submitterId', {submitter}",
+    parts = ["'instanceId', s.logical_id", f"'submitterId', {submitter}",
              f"'deviceId', {DEVICE_ID}", "'userAgent', NULL", f"'reviewState', {REVIEW_STATE}",
              f"'createdAt', {CREATED_AT}", f"'updatedAt', {UPDATED_AT}", "'deletedAt', NULL",
              f"'currentVersion', {version}"]

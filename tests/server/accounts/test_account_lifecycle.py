@@ -146,7 +146,7 @@ def test_the_command_line_disables_enables_deletes_and_sets_passwords(site):
                      auth=basic_header("cli-user", PASSWORD)).status_code == 403
     assert run("user", "enable", "cli-user").exit_code == 0
     assert run("user", "password-change", "cli-user",
-               stdin=f"wrong-old-one\nnew-cli-pass-1\n").exit_code == 1
+               stdin="wrong-old-one\nnew-cli-pass-1\n").exit_code == 1
     assert run("user", "password-change", "cli-user",
                stdin=f"{PASSWORD}\nnew-cli-pass-1\n").exit_code == 0
     assert site.call("GET", "/formList",
