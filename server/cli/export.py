@@ -29,6 +29,12 @@ def register(cli: click.Group) -> None:
 @click.option("--round", "round_", default=None, help="Only this survey round.")
 @click.option("--review-state", default=None, help="Only this review state.")
 @click.option("--office", default=None, help="Only records from this office.")
+@click.option("--device", default=None, help="Only records from this tablet (device id).")
+@click.option("--enumerator", default=None, help="Only records sent by this account.")
+@click.option("--flagged/--not-flagged", default=None,
+              help="Only records flagged invalid, or only those not flagged.")
+@click.option("--duplicate/--not-duplicate", default=None,
+              help="Only probable or confirmed duplicates, or only the others.")
 @click.option("--date-field", type=click.Choice(["interview_date", "received_at"]),
               default="interview_date", show_default=True)
 @click.option("--from", "date_from", default=None, help="First date (YYYY-MM-DD).")
@@ -38,12 +44,14 @@ def register(cli: click.Group) -> None:
                    "as formulas (by default they are written as text; docs/exports.md).")
 @db_option
 def export(form_id, fmt, since, out, repeat, include_all, country, round_, review_state,
-           office, date_field, date_from, date_to, raw, db_path):
+           office, device, enumerator, flagged, duplicate, date_field, date_from, date_to,
+           raw, db_path):
     """Stream every version's submissions with scores and flags (csv, jsonl, xlsx)."""
     db = store(db_path)
     options = ExportOptions(since=since, repeat=repeat, include_all=include_all,
                             country=country, round=round_, review_state=review_state,
-                            office=office, date_field=date_field, date_from=date_from,
+                            office=office, device=device, enumerator=enumerator,
+                            flagged=flagged, duplicate=duplicate, date_field=date_field, date_from=date_from,
                             date_to=date_to, raw=raw)
     started = time.monotonic()
     plan = export_plan(db, form_id, options, fmt)

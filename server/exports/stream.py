@@ -56,6 +56,10 @@ class ExportOptions:
     round: str | None = None
     review_state: str | None = None
     office: str | None = None
+    device: str | None = None
+    enumerator: str | None = None
+    flagged: bool | None = None    # the invalid flag, as the console's table reads it
+    duplicate: bool | None = None  # probable or confirmed duplicate
     date_field: str = "interview_date"
     date_from: str | None = None
     date_to: str | None = None
@@ -162,6 +166,12 @@ def _filters(options: ExportOptions, columns: set[str]) -> list[tuple[str, list]
         where.append((exports_q.answer_filter("review_state", "="), [options.review_state]))
     if options.office:
         where.append((exports_q.answer_filter("office", "="), [options.office]))
+    for name in ("device", "enumerator"):
+        if getattr(options, name):
+            where.append(exports_q.row_filter(name, getattr(options, name)))
+    for name in ("flagged", "duplicate"):
+        if getattr(options, name) is not None:
+            where.append(exports_q.flag_filter(name, getattr(options, name)))
     return where
 
 

@@ -50,8 +50,16 @@ def options_from(args) -> ExportOptions:
         include_all=args.get("include", "current") == "all",
         country=args.get("country"), round=args.get("round"),
         review_state=args.get("review_state"), office=args.get("office"),
+        device=args.get("device") or None, enumerator=args.get("enumerator") or None,
+        flagged=_either(args, "flagged"), duplicate=_either(args, "duplicate"),
         date_field=date_field, date_from=args.get("from"), date_to=args.get("to"),
         raw=_flag(args, "raw"))
+
+
+def _either(args, name: str) -> bool | None:
+    """A filter that keeps records with (true) or without (false) something; None
+    when not given."""
+    return _flag(args, name) if args.get(name) not in (None, "") else None
 
 
 def _flag(args, name: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from server.store.answers import main_table, q, repeat_table
-from server.store.submissions import of_logical
+from server.store.submissions import FLAG_WORDS, of_logical
 from server.store.users import USER_COLUMNS
 
 # fieldsync review state -> Central's (received is Central's null; a received
@@ -41,8 +41,7 @@ ATTACHMENTS_EXPECTED = ("(SELECT count(*) FROM submission_attachments sa "
                         "WHERE sa.submission_id = s.id)")
 ATTACHMENTS_PRESENT = ("(SELECT count(*) FROM submission_attachments sa JOIN blobs b "
                        "ON b.sha256 = sa.sha256 WHERE sa.submission_id = s.id)")
-FLAGS = ("CASE WHEN s.flags = '[]' THEN NULL ELSE replace(replace(replace("
-         "s.flags, '\",\"', ' '), '[\"', ''), '\"]', '') END")
+FLAGS = f"CASE WHEN s.flags = '[]' THEN NULL ELSE {FLAG_WORDS} END"
 CONFLICT = "(instr(s.flags, '\"conflict\"') > 0 OR instr(s.flags, '\"edit_conflict\"') > 0)"
 VALIDATION = "CASE WHEN instr(s.flags, '\"invalid\"') > 0 THEN 'invalid' ELSE 'valid' END"
 DUPLICATE = ("CASE WHEN instr(s.flags, '\"duplicate\"') > 0 OR s.review_state = 'duplicate' "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from server.store.answers import main_table, q, repeat_table
+from server.store.submissions import FLAG_WORDS
 
 # (header, SQL expression over submissions ``s``), before the answer columns.
 BASE_COLUMNS = (
@@ -27,8 +28,7 @@ BASE_COLUMNS = (
     ("device_id", "coalesce(json_extract(s.origin, '$.device_id'), s.device_id)"),
     ("enumerator", "coalesce(json_extract(s.origin, '$.user'), s.submitted_by)"),
     ("review_state", "s.review_state"),
-    ("flags", "CASE WHEN s.flags = '[]' THEN '' ELSE replace(replace(replace("
-              "s.flags, '\",\"', ' '), '[\"', ''), '\"]', '') END"),
+    ("flags", f"CASE WHEN s.flags = '[]' THEN '' ELSE {FLAG_WORDS} END"),
     ("scoring_version", "s.scoring_version"),
     ("score_economic", "json_extract(s.scores, '$.scores.economic')"),
     ("score_social", "json_extract(s.scores, '$.scores.social')"),
@@ -131,6 +131,31 @@ def _where(sql: str, form_id: str, since: int, upto: int, where, include_all: bo
         clauses.append(clause)
         params.extend(values)
     return f"{sql} WHERE {' AND '.join(clauses)}", params
+
+
+# Filters on who sent a record and what it was flagged with, as the console's
+# table reads them (server/store/table.py): a clause and how many values it binds.
+ROW_FILTERS = {
+    "device": ("(s.device_id = ? OR json_extract(s.origin, '$.device_id') = ?)", 2),
+    "enumerator": ("(s.submitted_by = ? OR json_extract(s.origin, '$.user') = ?)", 2),
+}
+FLAG_TESTS = {
+    "flagged": "instr(s.flags, '\"invalid\"') > 0",
+    "duplicate": ("(instr(s.flags, '\"probable_duplicate\"') > 0 "
+                  "OR instr(s.flags, '\"duplicate\"') > 0)"),
+}
+
+
+def row_filter(name: str, value: str) -> tuple[str, list]:
+    """``device`` or ``enumerator`` equal to ``value``."""
+    clause, binds = ROW_FILTERS[name]
+    return clause, [value] * binds
+
+
+def flag_filter(name: str, present: bool) -> tuple[str, list]:
+    """Records with (or without) the ``flagged`` (invalid) or ``duplicate`` flags."""
+    test = FLAG_TESTS[name]
+    return (test if present else f"NOT {test}"), []
 
 
 def answer_filter(column: str, op: str) -> str:

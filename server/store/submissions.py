@@ -35,6 +35,11 @@ _CURRENT_SCORES = (
 SELECTED = ", ".join(_CURRENT_SCORES if c == "scores" else c for c in COLUMNS)
 _SELECT = f"SELECT {SELECTED} FROM submissions"
 JSON_COLUMNS = ("data", "flags", "findings", "scores", "origin")
+# A row's flags as space-separated names, in SQL. Flag names are plain words, so
+# taking the JSON punctuation away is enough, whether the list was written with
+# json's ", " separator or a compact one.
+FLAG_WORDS = ("replace(replace(replace(replace(s.flags, '\", \"', ' '), '\",\"', ' '), "
+              "'[\"', ''), '\"]', '')")
 
 
 def _row(row) -> dict | None:

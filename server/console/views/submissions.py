@@ -22,8 +22,8 @@ from server.store import submissions as subs_q
 
 FILTERS = ("state", "review_state", "device", "enumerator", "from", "to", "flagged",
            "duplicate", "country", "round", "columns", "limit")
-EXPORT_FILTERS = {"country": "country", "round": "round", "review_state": "review_state",
-                  "from": "from", "to": "to"}
+EXPORT_FILTERS = ("country", "round", "review_state", "device", "enumerator", "from", "to")
+YES_NO = {"yes": "true", "no": "false"}
 
 
 @bp.get("/forms/<name:form_id>/submissions")
@@ -44,7 +44,10 @@ def submissions(form_id):
 
 
 def _export_args(filters: dict) -> dict:
-    args = {EXPORT_FILTERS[k]: v for k, v in filters.items() if k in EXPORT_FILTERS}
+    args = {k: v for k, v in filters.items() if k in EXPORT_FILTERS}
+    for name in ("flagged", "duplicate"):  # the table's yes/no, the export's true/false
+        if filters.get(name) in YES_NO:
+            args[name] = YES_NO[filters[name]]
     if "from" in args or "to" in args:
         args["date_field"] = "received_at"
     if filters.get("state") == "all":

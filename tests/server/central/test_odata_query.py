@@ -310,3 +310,25 @@ def test_forms_versions_and_fields_come_in_centrals_shapes(api):
         f["path"] for f in sane}
     xml = api.get("/v1/projects/1/forms/visit.xml", headers=api.h)
     assert xml.mimetype == "application/xml" and b'id="visit"' in xml.data
+
+
+def test_a_record_with_two_flags_lists_both_as_words_in_odata_and_the_csv(tmp_path):
+    prepare_store(str(tmp_path / "f.db"))
+    db = open_db(tmp_path / "f.db")
+    user_add(db, "ana", "analyst", PASSWORD)
+    [first] = rss_records(1, rss_version(db), seed=9)
+    again = {**first, "instance_id": f"uuid:{uuid.uuid4()}",
+             "data": {**first["data"], "consent": "perhaps"}}  # same person and round
+    ingest(db, [first], door="sync", user="ana", device_id="tab-1")
+    ingest(db, [again], door="sync", user="ana", device_id="tab-2")
+    headers = {"Authorization": f"Bearer {token_create(db, 'ana')}"}
+    db.close()
+    client = create_app({"DATABASE": str(tmp_path / "f.db")}).test_client()
+    r = client.get(f"{SVC}/Submissions?$filter=__id eq '{again['instance_id']}'",
+                   headers=headers)
+    assert sorted(r.json["value"][0]["__system"]["flags"].split()) == [
+        "invalid", "probable_duplicate"]
+    export = client.get("/api/v1/forms/rss/submissions?format=csv", headers=headers)
+    rows = {row["instance_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    assert sorted(rows[again["instance_id"]]["flags"].split()) == [
+        "invalid", "probable_duplicate"]

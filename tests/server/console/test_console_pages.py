@@ -125,6 +125,23 @@ def test_the_export_buttons_download_the_current_filter(console):
     assert rows and all(r["review_state"] == "received" for r in rows)
 
 
+def test_the_export_buttons_carry_the_tablet_enumerator_and_flag_filters_too(console):
+    client = console.client("supervisor")
+    page = client.get("/forms/rss/submissions?lang=en&device=tab-2&enumerator=supervisor1"
+                      "&flagged=yes").data.decode()
+    href = re.search(r'href="(/forms/rss/export\?[^"]*format=csv[^"]*)"', page)
+    href = href.group(1).replace("&amp;", "&")
+    assert "device=tab-2" in href and "enumerator=supervisor1" in href
+    assert "flagged=true" in href
+    rows = list(csv.DictReader(io.StringIO(client.get(href).data.decode())))
+    # the fixture's one record from tab-2, sent by supervisor1, invalid (consent "perhaps")
+    assert [r["case_id"] for r in rows] == ["GIN-2026-09001"]
+    assert "invalid" in rows[0]["flags"].split()
+    unflagged = console.api("supervisor", "/api/v1/forms/rss/submissions?format=csv"
+                            "&device=tab-2&flagged=false")
+    assert list(csv.DictReader(io.StringIO(unflagged.data.decode()))) == []
+
+
 def test_a_record_shows_labels_in_french_findings_beside_answers_and_its_scores(console):
     iid = console.db.execute("SELECT instance_id FROM submissions WHERE "
                              "instr(flags, 'invalid') > 0").fetchone()[0]
