@@ -33,3 +33,21 @@ def test_export_writes_the_file_and_prints_the_next_seq(tmp_path):
 def test_export_of_an_unknown_form_is_a_one_line_error(tmp_path):
     out = run("export", "nope", "--db", str(tmp_path / "s.db"))
     assert out.returncode == 1 and "No form 'nope'" in out.stderr
+
+
+def test_export_keeps_one_tablets_flagged_records_when_asked(tmp_path):
+    db = office_store(tmp_path / "s.db")
+    records = rss_records(6, rss_version(db), seed=4)
+    bad = {**records[5], "data": {**records[5]["data"], "consent": "perhaps"}}  # invalid
+    ingest_at_office(db, records[:3], device_id="tab-1")
+    ingest_at_office(db, [*records[3:5], bad], device_id="tab-2")
+    db.close()
+    path = str(tmp_path / "s.db")
+    tab2 = run("export", "rss", "--device", "tab-2", "--db", path)
+    assert [r["instance_id"] for r in csv.DictReader(tab2.stdout.splitlines())] == [
+        r["instance_id"] for r in records[3:6]]
+    flagged = run("export", "rss", "--device", "tab-2", "--flagged", "--db", path)
+    assert [r["instance_id"] for r in csv.DictReader(flagged.stdout.splitlines())] == [
+        bad["instance_id"]]
+    clean = run("export", "rss", "--not-flagged", "--enumerator", "enum", "--db", path)
+    assert len(list(csv.DictReader(clean.stdout.splitlines()))) == 5
