@@ -27,3 +27,13 @@ def household_record(case_id: str = "C1", *, instance_id: str | None = None, age
 def batch(records, device_id="dev-1", batch_id=None) -> dict:
     return {"device_id": device_id, "batch_id": batch_id or str(uuid.uuid4()),
             "submissions": list(records)}
+
+
+def stored_count(site) -> int:
+    """How many rows the store of ``site`` (a LiveServer or a Site) holds in submissions:
+    a refused request leaves it as it was."""
+    db = site.db()
+    try:
+        return db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    finally:
+        db.close()

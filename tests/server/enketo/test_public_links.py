@@ -14,6 +14,7 @@ import pytest
 from server.enketo.web import SESSION_KEY
 from tests.helpers.accounts import Site, cheap_password_hashes
 from tests.helpers.enketo import API_KEY, BASE, EnketoStandIn
+from tests.helpers.records import stored_count
 
 SERVER = "https://fieldsync.test"
 PER_HOUR = 4
@@ -52,14 +53,6 @@ def xml(form="tform", case="PUB-1", deprecated=None) -> bytes:
 def send(site, link, body: bytes, address="10.9.0.1"):
     return site.call("POST", f"{door(link)}/submission", address=address,
                      data={"xml_submission_file": (io.BytesIO(body), "s.xml", "text/xml")})
-
-
-def count(site) -> int:
-    db = site.db()
-    try:
-        return db.execute("SELECT count(*) FROM submissions").fetchone()[0]
-    finally:
-        db.close()
 
 
 def test_an_admin_creates_a_link_and_enketo_gets_a_survey_for_its_address(site):
@@ -114,22 +107,22 @@ def test_records_sent_through_a_link_are_marked_as_such(site):
 
 def test_a_link_refuses_edits_and_other_forms_and_stores_nothing(site):
     link = create(site)
-    held = count(site)
+    held = stored_count(site)
     r = send(site, link, xml(deprecated=f"uuid:{uuid.uuid4()}"), address="10.9.2.1")
     assert r.status_code == 403 and b"cannot change" in r.data
     r = send(site, link, xml(form="rss"), address="10.9.2.1")
     assert r.status_code == 403 and b"accepts records of form" in r.data
-    assert count(site) == held
+    assert stored_count(site) == held
 
 
 def test_a_link_is_throttled_per_client_address(site):
     link = create(site)
     for i in range(PER_HOUR):
         assert send(site, link, xml(case=f"T-{i}"), address="10.9.3.1").status_code == 201
-    held = count(site)
+    held = stored_count(site)
     r = send(site, link, xml(case="T-over"), address="10.9.3.1")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
-    assert count(site) == held  # refused before anything was stored
+    assert stored_count(site) == held  # refused before anything was stored
     assert send(site, link, xml(case="T-else"), address="10.9.3.2").status_code == 201
     throttles = site.call("GET", "/api/v1/throttles", token=site.admin_token).get_json()
     assert "public:10.9.3.1" in {t["key"] for t in throttles["throttles"]}

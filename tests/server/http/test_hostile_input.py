@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers.live import LiveServer
-from tests.helpers.records import batch, household_record
+from tests.helpers.records import batch, household_record, stored_count
 
 LIMIT = 200_000
 HOUSEHOLD = (Path(__file__).resolve().parents[2] / "fixtures" / "household.md").read_bytes()
@@ -67,14 +67,6 @@ def assert_still_whole(site):
     assert stored(site, [row[0] for row in site.before]) == site.before
 
 
-def count(site) -> int:
-    db = site.db()
-    try:
-        return db.execute("SELECT count(*) FROM submissions").fetchone()[0]
-    finally:
-        db.close()
-
-
 def push_raw(site, body: bytes, **headers):
     return site.enum.post(f"{site.url}/api/v1/sync/push", data=body, timeout=30,
                           headers={"Content-Type": "application/json", **headers})
@@ -101,11 +93,11 @@ def test_a_400_digit_integer_in_a_numeric_field_is_stored_and_flagged(site):
 def test_an_attachment_size_beyond_any_file_is_refused_and_nothing_stored(site):
     rec = household_record("HUGE", attachments=[{"name": "a.jpg", "sha256": "0" * 64,
                                                  "size": 10**30}])
-    before = count(site)
+    before = stored_count(site)
     r = push_raw(site, json.dumps(batch([rec])).encode())
     assert r.status_code == 400 and error_code(r) == "record_invalid"
     assert "size" in json.dumps(r.json()["error"]["details"])
-    assert count(site) == before
+    assert stored_count(site) == before
 
 
 def test_json_nested_five_thousand_deep_is_refused_as_json_invalid(site):
@@ -183,11 +175,11 @@ def test_a_chunked_push_is_read_and_one_over_the_limit_is_413(site):
                        headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.json()["results"][0]["status"] == "created"
     big = json.dumps(batch([household_record("X" * (LIMIT + 10))])).encode()
-    before = count(site)
+    before = stored_count(site)
     r = site.enum.post(f"{site.url}/api/v1/sync/push", data=chunks(big), timeout=30,
                        headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and error_code(r) == "payload_too_large"
-    assert count(site) == before
+    assert stored_count(site) == before
 
 
 def test_after_the_hand_found_cases_every_earlier_record_is_intact(site):
