@@ -35,6 +35,7 @@ CODES: dict[str, tuple[int, float]] = {
     "odata_unsupported": (501, 501.1),      # a valid OData feature fieldsync does not serve
     "odata_format_unacceptable": (406, 406.1),  # $format other than json (xml for $metadata)
     "odata_table_unknown": (404, 404.1),    # no such entity set for this form
+    "comment_invalid": (400, 400.2),        # POST .../comments without {"body": text}
 }
 
 # Central's number for the server's generic codes, by HTTP status.

@@ -27,9 +27,11 @@ from server.errors import FieldsyncError
 from server.ingest.pipeline import ingest
 from server.openrosa import submission as openrosa_submission
 from server.openrosa.errors import OpenRosaError
-from server.review.actions import review_set
+from server.review.actions import review_comment, review_set
 from server.store import central as central_q
+from server.store import reviews as reviews_q
 from server.store import submissions as subs_q
+from server.store import users as users_q
 from server.store.db import write_transaction
 
 # Central's review state -> fieldsync's
@@ -97,6 +99,25 @@ def submission_review(db: Database, form_id: str, instance_id: str, state, *,
     row = subs_q.by_id(db, _row_id(db, form_id, instance_id))
     review_set(db, row["instance_id"], REVIEW_STATES[state], actor=actor)
     return submission_get(db, form_id, instance_id)
+
+
+def comments_of(db: Database, form_id: str, instance_id: str) -> list[dict]:
+    """The record's comments as Central lists them (review notes made here too)."""
+    rows = reviews_q.comments_of(db, _row_id(db, form_id, instance_id))
+    return [_comment(db, r) for r in rows]
+
+
+def comment_add(db: Database, form_id: str, instance_id: str, body, *,
+                actor: str | None) -> dict:
+    """Central's ``POST .../comments`` ``{"body"}``: a comment in the review history."""
+    row = subs_q.by_id(db, _row_id(db, form_id, instance_id))
+    made = review_comment(db, row["instance_id"], body, actor=actor)
+    return _comment(db, made)
+
+
+def _comment(db: Database, r: dict) -> dict:
+    user = users_q.get_user(db, r["actor"]) if r["actor"] else None
+    return {"body": r["comment"], "actorId": user["id"] if user else 0, "createdAt": r["at"]}
 
 
 def attachments_of(db: Database, form_id: str, instance_id: str) -> list[dict]:

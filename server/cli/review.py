@@ -76,6 +76,17 @@ def review_set(instance_id, state, comment, actor, db_path):
     click.echo(f"{answer['instance_id']} {answer['review_state']} seq {answer['seq']}")
 
 
+@review_group.command("comment")
+@click.argument("instance_id")
+@click.argument("text")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who comments.")
+@db_option
+def review_comment(instance_id, text, actor, db_path):
+    """Add a comment to a record's review history; its review state is unchanged."""
+    answer = review.review_comment(store(db_path), instance_id, text, actor=actor)
+    click.echo(f"{instance_id}: comment by {answer['actor']} at {answer['at']}")
+
+
 @review_group.command("duplicates")
 @click.option("--status", type=click.Choice(("open", "resolved", "all")), default="open",
               show_default=True)

@@ -44,7 +44,7 @@ def apply_forwarded_state(db: Database, row: dict, rec: dict, peer: str | None) 
         return row
     changes: dict = {}
     if (rec.get("review_state") and rec["review_state"] != row.get("review_state")
-            and not reviews_q.reviews_of(db, row["id"])):  # HQ's own review stands
+            and not reviews_q.has_state_review(db, row["id"])):  # HQ's own review stands
         changes["review_state"] = rec["review_state"]
     if rec.get("scores") is not None and (
             rec["scores"] != row.get("scores")

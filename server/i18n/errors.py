@@ -115,6 +115,7 @@ MESSAGES: dict[str, str] = {
     "submission_xml_invalid": N_("The body is not a submission instance of this form."),
     "submission_form_mismatch": N_("The submission names another form than the address."),
     "review_state_invalid": N_("Unknown review state; use hasIssues, approved or rejected."),
+    "comment_invalid": N_("Send the comment as JSON with its text in \"body\"."),
     "attachment_not_expected": N_("The submission names no attachment of this name."),
     "odata_query_invalid": N_("The OData query is malformed: check $filter, $select, "
                               "$top and the other options."),

@@ -141,6 +141,27 @@ def review_set(db: Database, instance_id: str, state: str, comment: str | None =
     return review_show(db, instance_id)
 
 
+MAX_COMMENT = 10_000  # characters
+
+
+def review_comment(db: Database, instance_id: str, body, actor: str | None = None) -> dict:
+    """Add a comment to a record's review history; its review state is unchanged.
+    Returns the comment (``comment``, ``actor``, ``at``)."""
+    if not isinstance(body, str) or not body.strip():
+        raise _invalid("A comment needs its text: send the comment's body.")
+    if len(body) > MAX_COMMENT:
+        raise _invalid(f"A comment holds at most {MAX_COMMENT} characters; shorten it.",
+                       {"length": len(body)})
+    with write_transaction(db):
+        row = _main_row(db, instance_id)
+        review_id = reviews_q.insert_review(db, row["id"], "comment", row["review_state"],
+                                            row["review_state"], body, actor)
+        audit.record(db, actor, "submission.comment", row["instance_id"],
+                     {"length": len(body)})
+    [made] = [r for r in reviews_q.comments_of(db, row["id"]) if r["id"] == review_id]
+    return {"comment": made["comment"], "actor": made["actor"], "at": made["at"]}
+
+
 def review_resolve(db: Database, match_id: int, action: str, *, duplicate: str | None = None,
                    base: str | None = None, take: list[str] | None = None,
                    values: dict | None = None, comment: str | None = None,

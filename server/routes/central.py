@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from server.accounts.auth import actor, requires
 from server.central import auth as central_auth
@@ -164,6 +164,23 @@ def submission_review(project_id, form_id, instance_id):
                            "(hasIssues, approved or rejected).")
     return central_subs.submission_review(g.db, form_id, instance_id, body["reviewState"],
                                           actor=actor())
+
+
+@bp.get(SUBMISSION + "/comments")
+@requires("submissions.read", authenticators=AUTH)
+def comments(project_id, form_id, instance_id):
+    _form(project_id, form_id)
+    return jsonify(central_subs.comments_of(g.db, form_id, instance_id))
+
+
+@bp.post(SUBMISSION + "/comments")
+@requires("submissions.review", authenticators=AUTH)
+def comment_add(project_id, form_id, instance_id):
+    _form(project_id, form_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+        raise CentralError("comment_invalid", "Send JSON {\"body\": \"the comment\"}.")
+    return central_subs.comment_add(g.db, form_id, instance_id, body["body"], actor=actor())
 
 
 @bp.get(SUBMISSION + "/attachments")

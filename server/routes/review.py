@@ -21,6 +21,10 @@ class ReviewSchema(Schema):
     comment = fields.String(load_default=None, allow_none=True)
 
 
+class CommentSchema(Schema):
+    comment = fields.String(required=True)
+
+
 class ResolveSchema(Schema):
     action = fields.String(required=True, validate=validate.OneOf(review.ACTIONS))
     duplicate = fields.String(load_default=None, allow_none=True)
@@ -49,6 +53,13 @@ def show(instance_id):
 def set_review(instance_id):
     body = load_json(ReviewSchema())
     return review.review_set(g.db, instance_id, body["state"], body["comment"], actor=actor())
+
+
+@bp.post("/submissions/<path:instance_id>/comments")
+@requires("submissions.review")
+def add_comment(instance_id):
+    body = load_json(CommentSchema())
+    return review.review_comment(g.db, instance_id, body["comment"], actor=actor())
 
 
 @bp.get("/duplicates")

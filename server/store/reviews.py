@@ -43,6 +43,20 @@ def reviews_of(db: Database, submission_id: int) -> list[dict]:
     return [dict(zip(REVIEW_COLUMNS, r)) for r in rows]
 
 
+def comments_of(db: Database, submission_id: int) -> list[dict]:
+    """The record's review history entries that carry a comment, oldest first."""
+    rows = db.conn.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews "
+                           "WHERE submission_id = ? AND coalesce(comment, '') != '' "
+                           "ORDER BY id", [submission_id])
+    return [dict(zip(REVIEW_COLUMNS, r)) for r in rows]
+
+
+def has_state_review(db: Database, submission_id: int) -> bool:
+    """Whether someone here set the record's review state (a comment alone does not)."""
+    return db.conn.execute("SELECT 1 FROM reviews WHERE submission_id = ? AND "
+                           "action != 'comment' LIMIT 1", [submission_id]).fetchone() is not None
+
+
 def queue_ids(db: Database, kind: str, *, form_id: str | None = None,
               states: tuple[str, ...] | None = OPEN_STATES, device: str | None = None,
               enumerator: str | None = None, since: str | None = None,

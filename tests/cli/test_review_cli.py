@@ -55,6 +55,20 @@ def test_set_then_show_keeps_the_review_history(store):
     assert shown["reviews"][0]["actor"] == "sam" and shown["reviews"][0]["comment"] == "checked"
 
 
+def test_a_comment_joins_the_history_and_leaves_the_state(store):
+    path, ids = store
+    before = json.loads(fieldsync("review", "show", ids[1], db=path).stdout)["review_state"]
+    out = fieldsync("review", "comment", ids[1], "phoned the household", "--by", "sam",
+                    db=path)
+    assert out.returncode == 0 and "comment by sam" in out.stdout
+    shown = json.loads(fieldsync("review", "show", ids[1], db=path).stdout)
+    assert shown["review_state"] == before
+    assert (shown["reviews"][-1]["action"], shown["reviews"][-1]["comment"]) == (
+        "comment", "phoned the household")
+    empty = fieldsync("review", "comment", ids[1], "  ", db=path)
+    assert empty.returncode == 1 and "needs its text" in empty.stderr
+
+
 def test_resolve_merge_from_the_command_line(store):
     path, ids = store
     match = json.loads(fieldsync("review", "duplicates", db=path).stdout.splitlines()[0])

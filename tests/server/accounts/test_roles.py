@@ -145,6 +145,8 @@ API_CASES: dict[tuple[str, str], Case] = {
         "/api/v1/submissions/{s.instance_id}/scores")),
     ("POST", "/api/v1/submissions/<path:instance_id>/review"): Case(REVIEWERS, 200, plain(
         "/api/v1/submissions/{s.instance_id}/review", json={"state": "approved"})),
+    ("POST", "/api/v1/submissions/<path:instance_id>/comments"): Case(REVIEWERS, 200, plain(
+        "/api/v1/submissions/{s.instance_id}/comments", json={"comment": "call back"})),
     ("GET", "/api/v1/quarantine"): Case(REVIEWERS, 200, plain("/api/v1/quarantine")),
     ("GET", "/api/v1/review/queue"): Case(REVIEWERS, 200, plain("/api/v1/review/queue")),
     ("GET", "/api/v1/review/submissions/<path:instance_id>"): Case(REVIEWERS, 200, plain(
@@ -341,6 +343,13 @@ CENTRAL_CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"): Case(
         REVIEWERS, 200, plain(SERVICE + "/submissions/{s.instance_id}",
                               json={"reviewState": "approved"})),
+    ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
+            "/comments"): Case(READERS, 200, plain(
+                SERVICE + "/submissions/{s.instance_id}/comments")),
+    ("POST", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
+             "/comments"): Case(REVIEWERS, 200, plain(
+                 SERVICE + "/submissions/{s.instance_id}/comments",
+                 json={"body": "Call back: the phone number is missing."})),
     ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
             "/attachments"): Case(READERS, 200, plain(
                 SERVICE + "/submissions/{s.instance_id}/attachments")),

@@ -20,7 +20,7 @@ from server.accounts.users import user_add
 from server.ingest.pipeline import ingest
 from server.registry.models import model_for
 from server.registry.publish import forms_publish
-from server.review.actions import review_set
+from server.review.actions import review_set, review_show
 from server.store import audit
 from tests.helpers.central import visit_xml
 from tests.helpers.forwarding import rss_records, rss_version
@@ -183,6 +183,29 @@ def test_review_state_changes_reach_odata_and_the_audit_log(central):
                e["details"]["state"] == "has_issues" for e in entries)
     with pytest.raises(PyODKError):  # an analyst reads, a supervisor reviews
         ana.submissions.review(iid, "approved", form_id="rss")
+
+
+def test_a_review_with_a_comment_from_pyodk_keeps_the_comment_in_the_review_history(central):
+    sam, ana = central.clients["sam"], central.clients["ana"]
+    iid = central.seeded[11]["instance_id"]
+    sam.submissions.review(iid, "hasIssues", form_id="rss",
+                           comment="Sex is missing; call the respondent back.")
+    sam.submissions.add_comment(iid, "Called back: answered female.", form_id="rss")
+    comments = ana.submissions.list_comments(iid, form_id="rss")
+    assert [c.body for c in comments] == ["Sex is missing; call the respondent back.",
+                                          "Called back: answered female."]
+    db = central.db()
+    try:
+        sam_id = db.execute("SELECT id FROM users WHERE name = 'sam'").fetchone()[0]
+        history = review_show(db, iid)
+    finally:
+        db.close()
+    assert {c.actorId for c in comments} == {sam_id}
+    assert history["review_state"] == "has_issues"  # a comment leaves the state alone
+    assert [(r["action"], r["comment"]) for r in history["reviews"]][-1] == (
+        "comment", "Called back: answered female.")
+    with pytest.raises(PyODKError):  # an analyst reads comments, a supervisor writes them
+        ana.submissions.add_comment(iid, "ok", form_id="rss")
 
 
 def test_a_record_created_from_xml_goes_through_ingest_flagged_not_dropped(central):

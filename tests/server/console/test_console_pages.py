@@ -167,6 +167,23 @@ def test_approving_a_record_from_its_page_is_recorded_with_who_did_it(console):
     assert "checked by phone" in client.get(f"/submissions/{iid}").data.decode()
 
 
+def test_a_comment_saved_with_the_same_state_is_a_note_in_the_history(console):
+    iid = console.db.execute("SELECT instance_id FROM submissions ORDER BY id LIMIT 1 OFFSET 1"
+                             ).fetchone()[0]
+    client = console.client("supervisor")
+    post_form(client, f"/submissions/{iid}", f"/submissions/{iid}/review",
+              {"state": "has_issues", "comment": "age looks wrong"})
+    post_form(client, f"/submissions/{iid}", f"/submissions/{iid}/review",
+              {"state": "has_issues", "comment": "enumerator confirmed the age"})
+    got = console.api("admin", f"/api/v1/review/submissions/{iid}").get_json()
+    assert got["review_state"] == "has_issues"
+    assert [(r["action"], r["state"], r["comment"]) for r in got["reviews"]] == [
+        ("review", "has_issues", "age looks wrong"),
+        ("comment", "has_issues", "enumerator confirmed the age")]
+    page = client.get(f"/submissions/{iid}?lang=en").data.decode()
+    assert "supervisor1:  «enumerator confirmed the age»" in page
+
+
 def test_the_collect_qr_code_names_this_server_and_adds_an_account_only_when_chosen(console):
     client = console.client("supervisor")
     page = client.get("/forms/rss", headers={"X-Forwarded-Proto": "https"}).data.decode()

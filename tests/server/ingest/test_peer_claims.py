@@ -102,6 +102,20 @@ def test_a_review_made_at_hq_is_not_overwritten_by_a_later_forwarded_claim(hq):
     assert row["flags"] == ["invalid"]  # the office's own findings still arrive
 
 
+def test_a_comment_made_at_hq_leaves_the_offices_review_state_coming(hq):
+    from server.review.actions import review_comment
+
+    rec = household_record("GIN-4")
+    push(hq, hq.peer, [forwarded(rec, 9, review_state="received")])
+    db = hq.db()
+    try:
+        review_comment(db, rec["instance_id"], "asked the office about the age", "hq-boss")
+    finally:
+        db.close()
+    push(hq, hq.peer, [forwarded(rec, 10, review_state="approved")])
+    assert held(hq, rec["instance_id"])["review_state"] == "approved"
+
+
 def test_a_peer_may_supersede_only_what_it_forwarded(hq):
     own = household_record("HQ-EDITED")
     push(hq, hq.enum, [own], device_id="hq-tablet")

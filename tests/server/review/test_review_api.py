@@ -84,6 +84,23 @@ def test_review_state_with_comment_is_kept_with_who_and_in_the_changes_feed(srv)
     assert audit["entries"][0]["details"]["comment"] == "age looks wrong"
 
 
+def test_a_comment_is_kept_in_the_history_without_changing_the_state(srv):
+    rec = push(srv, build(BEST))
+    api(srv, "post", f"/submissions/{rec['instance_id']}/review", json={"state": "approved"})
+    r = api(srv, "post", f"/submissions/{rec['instance_id']}/comments",
+            json={"comment": "supervisor visited the household"})
+    assert r.status_code == 200 and r.json()["actor"] == "sam"
+    shown = api(srv, "get", f"/review/submissions/{rec['instance_id']}").json()
+    assert shown["review_state"] == "approved"
+    assert [(h["action"], h["comment"]) for h in shown["reviews"]] == [
+        ("review", None), ("comment", "supervisor visited the household")]
+    long = api(srv, "post", f"/submissions/{rec['instance_id']}/comments",
+               json={"comment": "x" * 10_001})
+    assert long.status_code == 400 and "at most 10000" in long.json()["error"]["message"]
+    assert api(srv, "post", f"/submissions/{rec['instance_id']}/comments", who=srv.analyst,
+               json={"comment": "not mine to say"}).status_code == 403
+
+
 def test_an_unknown_review_state_is_refused_with_what_to_fix(srv):
     rec = push(srv, build(BEST))
     r = api(srv, "post", f"/submissions/{rec['instance_id']}/review", json={"state": "ok"})
