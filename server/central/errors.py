@@ -36,6 +36,7 @@ CODES: dict[str, tuple[int, float]] = {
     "odata_format_unacceptable": (406, 406.1),  # $format other than json (xml for $metadata)
     "odata_table_unknown": (404, 404.1),    # no such entity set for this form
     "comment_invalid": (400, 400.2),        # POST .../comments without {"body": text}
+    "submission_edit_stale": (409, 409.1),  # PUT whose deprecatedID is not the current version
 }
 
 # Central's number for the server's generic codes, by HTTP status.

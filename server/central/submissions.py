@@ -42,6 +42,44 @@ REVIEW_STATES = {"hasIssues": "has_issues", "approved": "approved", "rejected": 
 def submission_create(db: Database, form_id: str, xml: bytes, *, user: str,
                       device_id: str | None = None) -> dict:
     """Store one instance; returns Central's Submission of the stored record."""
+    record = _record_of(db, form_id, xml)
+    [result] = ingest(db, [record], door="central", user=user, device_id=device_id)
+    if result["status"] == "conflict":
+        raise CentralError(
+            "submission_conflict", f"A different submission with instanceID "
+            f"{record['instance_id']} was received before. Both are kept and flagged for a "
+            "supervisor; to change a sent record, send an edit carrying a deprecatedID.",
+            {"instance_id": record["instance_id"]})
+    row_id = central_q.listed_row_id(db, form_id, record["instance_id"])
+    return json.loads(central_q.submission_json(db, row_id))
+
+
+def submission_edit(db: Database, form_id: str, instance_id: str, xml: bytes, *,
+                    user: str) -> dict:
+    """Central's ``PUT .../submissions/{instanceId}``: a new version of the record,
+    through the one ingest. Its XML carries a new instanceID and, as deprecatedID,
+    the instanceID of the version it replaces (the current one); returns the
+    record as it now is."""
+    current = subs_q.by_id(db, _row_id(db, form_id, instance_id))
+    record = _record_of(db, form_id, xml)
+    if record.get("deprecated_id") != current["instance_id"]:
+        raise CentralError(
+            "submission_edit_stale", "An edit's XML names the version it replaces: set "
+            f"meta/deprecatedID to {current['instance_id']} (the current version) and "
+            "meta/instanceID to a new uuid.",
+            {"current_instance_id": current["instance_id"],
+             "deprecated_id": record.get("deprecated_id")})
+    [result] = ingest(db, [record], door="central", user=user)
+    if result["status"] == "conflict":
+        raise CentralError(
+            "submission_conflict", "The edit was kept for a supervisor, not applied: "
+            "another edit came first, or its instanceID was used before. Fetch the record "
+            "again and edit its current version.", {"instance_id": record["instance_id"]})
+    return submission_get(db, form_id, instance_id)
+
+
+def _record_of(db: Database, form_id: str, xml: bytes) -> dict:
+    """The record a Central client's XML instance of ``form_id`` holds."""
     if not xml or not xml.strip():
         raise CentralError("submission_xml_invalid", "Send the submission's XML instance "
                            "as the request body (Content-Type: application/xml).")
@@ -55,15 +93,7 @@ def submission_create(db: Database, form_id: str, xml: bytes, *, user: str,
         raise CentralError("submission_form_mismatch", f"The submission's form id "
                            f"'{record['form_id']}' is not '{form_id}'; post it to "
                            f"/v1/projects/1/forms/{record['form_id']}/submissions.")
-    [result] = ingest(db, [record], door="central", user=user, device_id=device_id)
-    if result["status"] == "conflict":
-        raise CentralError(
-            "submission_conflict", f"A different submission with instanceID "
-            f"{record['instance_id']} was received before. Both are kept and flagged for a "
-            "supervisor; to change a sent record, send an edit carrying a deprecatedID.",
-            {"instance_id": record["instance_id"]})
-    row_id = central_q.listed_row_id(db, form_id, record["instance_id"])
-    return json.loads(central_q.submission_json(db, row_id))
+    return record
 
 
 def submissions_listing(db: Database, form_id: str, *, extended: bool

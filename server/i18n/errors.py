@@ -116,6 +116,7 @@ MESSAGES: dict[str, str] = {
     "submission_form_mismatch": N_("The submission names another form than the address."),
     "review_state_invalid": N_("Unknown review state; use hasIssues, approved or rejected."),
     "comment_invalid": N_("Send the comment as JSON with its text in \"body\"."),
+    "submission_edit_stale": N_("An edit must replace the current version: set its deprecatedID to the current instanceID."),
     "attachment_not_expected": N_("The submission names no attachment of this name."),
     "odata_query_invalid": N_("The OData query is malformed: check $filter, $select, "
                               "$top and the other options."),

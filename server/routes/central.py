@@ -166,6 +166,14 @@ def submission_review(project_id, form_id, instance_id):
                                           actor=actor())
 
 
+@bp.put(SUBMISSION)
+@requires("submissions.review", authenticators=AUTH)
+def submission_edit(project_id, form_id, instance_id):
+    _form(project_id, form_id)
+    return central_subs.submission_edit(g.db, form_id, instance_id, request.get_data(),
+                                        user=g.user["name"])
+
+
 @bp.get(SUBMISSION + "/comments")
 @requires("submissions.read", authenticators=AUTH)
 def comments(project_id, form_id, instance_id):

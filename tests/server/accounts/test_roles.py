@@ -109,6 +109,17 @@ def target(s, role, action):
     return name
 
 
+def central_edit(s, role) -> dict:
+    """Central's PUT of the record kept for edits: its XML edited, replacing whichever
+    version is current when the call is made."""
+    [current] = s.reader.execute("SELECT instance_id FROM submissions WHERE logical_id = ? "
+                                 "AND state = 'current'", [s.edit_id]).fetchone()
+    xml = (f'<data id="rss" version="{s.rss_version}"><case_id>EDITED-{role}</case_id>'
+           f'<meta><instanceID>uuid:{uuid.uuid4()}</instanceID>'
+           f'<deprecatedID>{current}</deprecatedID></meta></data>').encode()
+    return {"url": f"{SERVICE}/submissions/{s.edit_id}", "data": xml}
+
+
 def central_session(s, role) -> str:
     r = requests.post(f"{s.url}/v1/sessions", timeout=30,
                       json={"email": f"user_{role}", "password": PASSWORD})
@@ -343,6 +354,8 @@ CENTRAL_CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"): Case(
         REVIEWERS, 200, plain(SERVICE + "/submissions/{s.instance_id}",
                               json={"reviewState": "approved"})),
+    ("PUT", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"):
+        Case(REVIEWERS, 200, lambda s, role: central_edit(s, role)),
     ("GET", "/v1/projects/<int:project_id>/forms/<name:form_id>/submissions/<instance_id>"
             "/comments"): Case(READERS, 200, plain(
                 SERVICE + "/submissions/{s.instance_id}/comments")),
@@ -522,6 +535,7 @@ def _prepare(live) -> None:
     first = record(live, "SHOWN", attachments=[
         {"name": "photo.jpg", "sha256": live.blob, "size": len(PHOTO)}])
     pairs = [record(live, f"DUP-{i}") for i in range(5) for _ in range(2)]
+    edited = record(live, "EDITED", "6m")
     live.entity_id = str(uuid.uuid4())
     returnee = record(live, "ENTITY-1", entity=entity_block(live.entity_id, create=True))
     unknown = [record(live, f"ENTITY-{i}", "6m", entity=entity_block(str(uuid.uuid4()),
@@ -529,9 +543,10 @@ def _prepare(live) -> None:
                for i in range(3)]
     r = enum.post(f"{url}/api/v1/sync/push", json={
         "device_id": "setup", "batch_id": "setup-1",
-        "submissions": [first, *pairs, returnee, *unknown]})
+        "submissions": [first, *pairs, returnee, *unknown, edited]})
     assert r.status_code == 200, r.text
     live.instance_id = first["instance_id"]
+    live.edit_id = edited["instance_id"]
     assert enum.put(f"{url}/api/v1/attachments/{live.blob}", data=PHOTO).status_code == 201
     matches = [m["match_id"] for m in admin.get(f"{url}/api/v1/duplicates").json()["duplicates"]]
     assert len(matches) >= 5  # the five pairs (and any the entity records make)

@@ -208,6 +208,33 @@ def test_a_review_with_a_comment_from_pyodk_keeps_the_comment_in_the_review_hist
         ana.submissions.add_comment(iid, "ok", form_id="rss")
 
 
+def test_an_edit_from_pyodk_becomes_the_records_next_version_and_keeps_its_photo(
+        central, tmp_path):
+    sam, ana = central.clients["sam"], central.clients["ana"]
+    first = f"uuid:{uuid.uuid4()}"
+    photo = tmp_path / "roof.jpg"
+    photo.write_bytes(b"roof photo bytes")
+    sam.submissions.create(visit_xml(first, "Kankan", [], photo="roof.jpg"),
+                           form_id="visit", attachments=[photo])
+    second = f"uuid:{uuid.uuid4()}"
+    edited = visit_xml(second, "Kindia", [], photo="roof.jpg").replace(
+        "</instanceID>", f"</instanceID><deprecatedID>{first}</deprecatedID>")
+    sam.submissions.edit(first, edited, form_id="visit", comment="village corrected")
+    [row] = ana.submissions.get_table(form_id="visit", filter=f"__id eq '{first}'")["value"]
+    assert row["village"] == "Kindia" and row["meta"]["instanceID"] == second
+    assert row["__system"]["attachmentsPresent"] == 1  # the photo came with the edit
+    r = ana.get(f"projects/1/forms/visit/submissions/{first}/attachments/roof.jpg")
+    assert r.content == b"roof photo bytes"
+    assert [c.body for c in ana.submissions.list_comments(first, form_id="visit")] == [
+        "village corrected"]
+    stale = visit_xml(f"uuid:{uuid.uuid4()}", "Boke", []).replace(
+        "</instanceID>", f"</instanceID><deprecatedID>{first}</deprecatedID>")
+    with pytest.raises(PyODKError, match="submission_edit_stale|409"):
+        sam.submissions.edit(first, stale, form_id="visit")
+    with pytest.raises(PyODKError):  # an analyst reads, a supervisor edits
+        ana.submissions.edit(first, stale, form_id="visit")
+
+
 def test_a_record_created_from_xml_goes_through_ingest_flagged_not_dropped(central):
     sam, ana = central.clients["sam"], central.clients["ana"]
     db = central.db()
