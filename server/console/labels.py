@@ -40,6 +40,13 @@ LABELS: dict[str, dict[str, str]] = {
                 "case_id_typo": N_("Look for case ID typos"),
                 "min_compared": N_("Questions both answered before comparing"),
                 "max_candidates": N_("Records compared at most, per rule")},
+    "origin": {"door": N_("Door"), "device_id": N_("Tablet"), "user": N_("Sent by"),
+               "office": N_("Office"), "batch_id": N_("Batch"),
+               "received_at": N_("Received by the office"),
+               "office_seq": N_("Office's change sequence"),
+               "scoring_version": N_("Office's scoring spec"),
+               "forwarded_by": N_("Forwarded by"),
+               "forwarded_received_at": N_("Received from the office")},
     "by": {"country,quarter": N_("Country and quarter"), "round": N_("Survey round"),
            "months_since_return": N_("Months since return")},
 }

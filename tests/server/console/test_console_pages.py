@@ -281,3 +281,16 @@ def test_a_long_tablet_id_is_shortened_in_the_table_and_whole_in_its_tooltip(con
     page = console.client("supervisor").get(
         f"/forms/rss/submissions?lang=en&device={tablet}").data.decode()
     assert f'<td title="{tablet}">0d90857b…</td>' in page
+
+
+def test_a_records_provenance_is_named_in_words(console):
+    iid = console.db.execute("SELECT instance_id FROM submissions ORDER BY id LIMIT 1"
+                             ).fetchone()[0]
+    client = console.client("supervisor")
+    english = client.get(f"/submissions/{iid}?lang=en").data.decode()
+    provenance = english[english.index('id="prov-h"'):]
+    assert "<dt>Tablet</dt><dd>tab-1</dd>" in provenance
+    assert "<dt>Sent by</dt><dd>enumerator1</dd>" in provenance
+    assert "device_id" not in provenance and "batch_id" not in provenance
+    french = client.get(f"/submissions/{iid}?lang=fr").data.decode()
+    assert "<dt>Envoyée par</dt><dd>enumerator1</dd>" in french
