@@ -119,7 +119,7 @@ def trial(kind: str, db_path: Path, out: Path) -> dict:
         cur = conn.execute("SELECT * FROM bench_flat")
         count = 0
         with open(out, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
+            w = csv.writer(fh, lineterminator="\r\n")
             w.writerow([d[0] for d in cur.description])
             for row in cur:
                 w.writerow(row)
