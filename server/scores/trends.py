@@ -51,10 +51,8 @@ def trends(db: Database, form_id: str, by: str | list[str] = "country",
     rows = (
         {**dict(zip(fields, row)), "scores": dict(zip(names, row[len(fields):]))}
         for row in scores_q.trend_rows(db, form_id, spec.version, names,
-                                       EXCLUDED_FLAGS, EXCLUDED_REVIEWS)
+                                       EXCLUDED_FLAGS, EXCLUDED_REVIEWS, country or None)
     )
-    if country:
-        rows = (r for r in rows if r["country_of_return"] == country)
     groups = scoring.summarise(rows, by=keys, scores=names, threshold=threshold)
     return {"form_id": form_id, "scoring_version": spec.version, "by": keys,
             **({"threshold": threshold} if threshold is not None else {}),

@@ -225,10 +225,12 @@ TREND_FIELDS = ("country_of_return", "interview_date", "return_date", "survey_ro
 
 
 def trend_rows(db: Database, form_id: str, version: str, score_names: list[str],
-               excluded_flags: tuple[str, ...], excluded_reviews: tuple[str, ...]):
+               excluded_flags: tuple[str, ...], excluded_reviews: tuple[str, ...],
+               country: str | None = None):
     """Yield ``(country_of_return, interview_date, return_date, survey_round,
     *scores)`` for the current version of each logical record scored with
-    ``version``, leaving out conflicts, excluded flags and excluded review states."""
+    ``version``, leaving out conflicts, excluded flags and excluded review states;
+    with ``country``, only that country of return's records."""
     have = set(answer_columns(db, form_id))
     fields = ", ".join(f"a.{q(f)}" if f in have else "NULL" for f in TREND_FIELDS)
     scores = ", ".join("json_extract(ss.scores, ?)" for _ in score_names)
@@ -244,6 +246,11 @@ def trend_rows(db: Database, form_id: str, version: str, score_names: list[str],
     )
     params = [f'$."{name}"' for name in score_names]
     params += [version, form_id, *excluded_reviews, *excluded_flags]
+    if country is not None:
+        if "country_of_return" not in have:
+            return
+        sql += " AND a.country_of_return = ?"
+        params.append(country)
     yield from db.execute(sql, params)
 
 

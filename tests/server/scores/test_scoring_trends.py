@@ -117,6 +117,14 @@ def test_trends_by_country_and_quarter_count_only_current_unrejected_records(dat
     assert_described(groups["SEN", "2026-Q1"]["scores"]["composite"], [0.0, 0.0125])
 
 
+def test_trends_of_one_country_hold_only_its_records(dataset):
+    body = trends(dataset, by="round", country="SEN").json()
+    assert body["n"] == 2  # E and F's edit
+    [group] = body["groups"]
+    assert_described(group["scores"]["composite"], [0.0, 0.0125])
+    assert trends(dataset, by="round", country="MLI").json()["n"] == 0
+
+
 def test_trends_by_round(dataset):
     body = trends(dataset, by="round").json()
     groups = {g["group"]["survey_round"]: g for g in body["groups"]}
