@@ -40,6 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
                 "case_id_typo": N_("Look for case ID typos"),
                 "min_compared": N_("Questions both answered before comparing"),
                 "max_candidates": N_("Records compared at most, per rule")},
+    "problem": {"flagged": N_("flagged record"), "conflict": N_("conflict")},
     "origin": {"door": N_("Door"), "device_id": N_("Tablet"), "user": N_("Sent by"),
                "office": N_("Office"), "batch_id": N_("Batch"),
                "received_at": N_("Received by the office"),

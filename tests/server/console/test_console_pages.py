@@ -79,8 +79,14 @@ def test_sync_status_lists_each_tablet_and_enumerator_and_marks_the_silent_ones(
     assert by_device["tab-1"]["enumerator"] == "enumerator1"
     assert by_device["tab-1"]["records"] >= 12
     assert by_device["tab-2"]["last_problem"].startswith("flagged: uuid:")
-    page = console.client("supervisor").get("/devices").data.decode()
+    page = console.client("supervisor").get("/devices?lang=en").data.decode()
     assert "tab-1" in page and "tab-2" in page
+    # tab-2's last problem: its invalid record, named in words and linked to its page
+    problem = by_device["tab-2"]["last_problem"].removeprefix("flagged: ")
+    assert re.search(r'flagged record:\s*<a href="/submissions/' + re.escape(problem)
+                     + '" title="' + re.escape(problem) + '">' + problem[5:13] + '</a>', page)
+    french = console.client("supervisor").get("/devices?lang=fr").data.decode()
+    assert "fiche signalée\u00a0:" in french
     later = datetime.now(timezone.utc) + timedelta(days=9)
     silent = sync_status(console.db, now=later, silent_after_days=7)["devices"]
     assert all(d["silent"] and d["days_since_last_push"] >= 8 for d in silent)
