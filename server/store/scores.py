@@ -231,21 +231,8 @@ def trend_rows(db: Database, form_id: str, version: str, score_names: list[str],
     *scores)`` for the current version of each logical record scored with
     ``version``, leaving out conflicts, excluded flags and excluded review states;
     with ``country``, only that country of return's records."""
-    have = set(answer_columns(db, form_id))
-    fields = ", ".join(f"a.{q(f)}" if f in have else "NULL" for f in TREND_FIELDS)
-    scores = ", ".join("json_extract(ss.scores, ?)" for _ in score_names)
-    flag_marks = ", ".join("?" * len(excluded_flags)) or "NULL"
-    review_marks = ", ".join("?" * len(excluded_reviews)) or "NULL"
-    sql = (
-        f"SELECT {fields}{', ' + scores if scores else ''} FROM submissions s "
-        f"JOIN {q(main_table(form_id))} a ON a.submission_id = s.id "
-        "JOIN submission_scores ss ON ss.submission_id = s.id AND ss.scoring_version = ? "
-        "WHERE s.form_id = ? AND s.state = 'current' "
-        f"AND s.review_state NOT IN ({review_marks}) "
-        f"AND NOT EXISTS (SELECT 1 FROM json_each(s.flags) WHERE value IN ({flag_marks}))"
-    )
-    params = [f'$."{name}"' for name in score_names]
-    params += [version, form_id, *excluded_reviews, *excluded_flags]
+    have, sql, params = _counted(db, form_id, version, "", TREND_FIELDS, score_names,
+                                 excluded_flags, excluded_reviews, scored_only=True)
     if country is not None:
         if "country_of_return" not in have:
             return
@@ -262,23 +249,38 @@ def person_rows(db: Database, form_id: str, version: str, score_names: list[str]
                 excluded_flags: tuple[str, ...], excluded_reviews: tuple[str, ...]):
     """Yield ``(id, instance_id, case_id, survey_round, country_of_return, sex,
     interview_date, return_date, *scores)`` for the current version of each
-    logical record scored with ``version`` (left out as ``trend_rows`` leaves
-    out), in the order they were stored."""
-    have = set(answer_columns(db, form_id))
+    logical record (scores NULL when not scored with ``version``; left out as
+    ``trend_rows`` leaves out), in the order they were stored."""
+    have, sql, params = _counted(db, form_id, version, "s.id, s.instance_id, ",
+                                 PERSON_FIELDS, score_names, excluded_flags,
+                                 excluded_reviews, scored_only=False)
     if "case_id" not in have:
         return
-    fields = ", ".join(f"a.{q(f)}" if f in have else "NULL" for f in PERSON_FIELDS)
-    scores = ", ".join("json_extract(ss.scores, ?)" for _ in score_names)
+    yield from db.execute(sql + " ORDER BY s.id", params)
+
+
+def _counted(db: Database, form_id: str, version: str, lead: str, fields: tuple[str, ...],
+             score_names: list[str], excluded_flags: tuple[str, ...],
+             excluded_reviews: tuple[str, ...], *, scored_only: bool
+             ) -> tuple[set[str], str, list]:
+    """The records trends and trajectories count (current versions, not rejected or
+    a duplicate, no excluded flag), with ``fields`` of the answers (NULL where the
+    form has no such column) and the scores of ``version``: (the answers columns
+    the form has, the SQL, its parameters)."""
+    have = set(answer_columns(db, form_id))
+    columns = ", ".join(f"a.{q(f)}" if f in have else "NULL" for f in fields)
+    scores = "".join(", json_extract(ss.scores, ?)" for _ in score_names)
     flag_marks = ", ".join("?" * len(excluded_flags)) or "NULL"
     review_marks = ", ".join("?" * len(excluded_reviews)) or "NULL"
     sql = (
-        f"SELECT s.id, s.instance_id, {fields}{', ' + scores if scores else ''} "
-        f"FROM submissions s JOIN {q(main_table(form_id))} a ON a.submission_id = s.id "
-        "LEFT JOIN submission_scores ss ON ss.submission_id = s.id AND ss.scoring_version = ? "
+        f"SELECT {lead}{columns}{scores} FROM submissions s "
+        f"JOIN {q(main_table(form_id))} a ON a.submission_id = s.id "
+        f"{'JOIN' if scored_only else 'LEFT JOIN'} submission_scores ss "
+        "ON ss.submission_id = s.id AND ss.scoring_version = ? "
         "WHERE s.form_id = ? AND s.state = 'current' "
         f"AND s.review_state NOT IN ({review_marks}) "
         f"AND NOT EXISTS (SELECT 1 FROM json_each(s.flags) WHERE value IN ({flag_marks}))"
     )
     params = [f'$."{name}"' for name in score_names]
     params += [version, form_id, *excluded_reviews, *excluded_flags]
-    yield from db.execute(sql + " ORDER BY s.id", params)
+    return have, sql, params
