@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, request
 
 from server.accounts.auth import actor, requires
 from server.central import auth as central_auth
@@ -178,7 +178,7 @@ def submission_edit(project_id, form_id, instance_id):
 @requires("submissions.read", authenticators=AUTH)
 def comments(project_id, form_id, instance_id):
     _form(project_id, form_id)
-    return jsonify(central_subs.comments_of(g.db, form_id, instance_id))
+    return central_subs.comments_of(g.db, form_id, instance_id)
 
 
 @bp.post(SUBMISSION + "/comments")

@@ -22,6 +22,7 @@ from server.central.edm import metadata_xml, service_document
 from server.central.errors import CentralError, render_error
 from server.central.odata_query import parse_query, parse_table
 from server.central.shapes import check_project
+from server.http.urls import base_url
 from server.store.odata import open_reader
 
 bp = Blueprint("odata", __name__, url_prefix="/v1")
@@ -75,7 +76,7 @@ def data(project_id, form_id, table):
         em = central_odata.entity_model(db, form_id)
         doc = central_odata.data_document(
             db, em, query, service_url=_service_url(project_id, form_id),
-            request_url=_base_url() + request.path.lstrip("/"), args=request.args)
+            request_url=base_url() + "/" + request.path.lstrip("/"), args=request.args)
     except Exception:
         db.close()
         raise
@@ -93,17 +94,7 @@ def data(project_id, form_id, table):
 
 
 def _service_url(project_id: int, form_id: str) -> str:
-    return f"{_base_url()}v1/projects/{project_id}/forms/{form_id}.svc"
-
-
-def _base_url() -> str:
-    """The server's URL as the client reached it (behind a TLS proxy that sets
-    X-Forwarded-Proto, with the proxy's scheme), ending in '/'."""
-    root = request.host_url
-    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
-    if scheme in ("http", "https") and not root.startswith(scheme + ":"):
-        root = scheme + root[root.index(":"):]
-    return root + request.script_root.strip("/") + ("/" if request.script_root else "")
+    return f"{base_url()}/v1/projects/{project_id}/forms/{form_id}.svc"
 
 
 def _dumps(value) -> str:

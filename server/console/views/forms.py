@@ -12,6 +12,7 @@ from server.console.blueprint import bp, may, page, render
 from server.console.views import enketo as enketo_views
 from server.enketo import web as enketo
 from server.errors import FieldsyncError
+from server.http.urls import base_url
 from server.i18n import gettext as _
 from server.openrosa import media
 from server.registry import publish as registry
@@ -64,7 +65,7 @@ def _detail(form_id: str, username: str | None = None, password: str | None = No
     model = model_for(g.db, form_id, current) if current else None
     spec = spec_for(g.db, model) if model is not None else None
     settings = collect_qr.collect_settings(
-        server_url(), username=username, password=password,
+        base_url(), username=username, password=password,
         project=f"fieldsync {request.host}")
     payload = collect_qr.payload(settings)
     return render(
@@ -81,15 +82,6 @@ def _detail(form_id: str, username: str | None = None, password: str | None = No
 
 def _enumerators() -> list[dict]:
     return [u for u in user_list(g.db) if u["role"] == "enumerator" and not u["disabled_at"]]
-
-
-def server_url() -> str:
-    """This server's URL as the request reached it (the scheme of a TLS proxy that
-    says so in X-Forwarded-Proto)."""
-    scheme = request.headers.get("X-Forwarded-Proto", "").lower()
-    if scheme not in ("http", "https"):
-        scheme = request.scheme
-    return f"{scheme}://{request.host}{request.script_root}"
 
 
 @bp.post("/forms/<name:form_id>/state")

@@ -332,3 +332,13 @@ def test_a_record_with_two_flags_lists_both_as_words_in_odata_and_the_csv(tmp_pa
     rows = {row["instance_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
     assert sorted(rows[again["instance_id"]]["flags"].split()) == [
         "invalid", "probable_duplicate"]
+
+
+def test_behind_a_tls_proxy_the_odata_links_say_https(api):
+    r = api.get(f"{SVC}/Submissions?$top=1",
+                headers={**api.h, "X-Forwarded-Proto": "https"})
+    assert r.json["@odata.context"].startswith("https://localhost/v1/projects/1/forms/rss.svc")
+    assert r.json["@odata.nextLink"].startswith("https://localhost/v1/projects/1/forms/rss.svc"
+                                                "/Submissions?")
+    plain = api.get(f"{SVC}/Submissions?$top=1", headers=api.h)
+    assert plain.json["@odata.context"].startswith("http://localhost/v1/projects/1/")
