@@ -158,8 +158,19 @@ def review_comment(db: Database, instance_id: str, body, actor: str | None = Non
                                             row["review_state"], body, actor)
         audit.record(db, actor, "submission.comment", row["instance_id"],
                      {"length": len(body)})
-    [made] = [r for r in reviews_q.comments_of(db, row["id"]) if r["id"] == review_id]
+    made = reviews_q.get_review(db, review_id)
     return {"comment": made["comment"], "actor": made["actor"], "at": made["at"]}
+
+
+def review_saved(db: Database, instance_id: str, state: str, comment: str | None,
+                 actor: str | None = None) -> None:
+    """What a review form that always sends a state saves (the console's): a
+    comment with the state unchanged is a note (``review_comment``), anything else
+    a review (``review_set``)."""
+    if comment and state == _main_row(db, instance_id)["review_state"]:
+        review_comment(db, instance_id, comment, actor)
+    else:
+        review_set(db, instance_id, state, comment, actor)
 
 
 def review_resolve(db: Database, match_id: int, action: str, *, duplicate: str | None = None,

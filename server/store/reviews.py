@@ -43,6 +43,12 @@ def reviews_of(db: Database, submission_id: int) -> list[dict]:
     return [dict(zip(REVIEW_COLUMNS, r)) for r in rows]
 
 
+def get_review(db: Database, review_id: int) -> dict:
+    row = db.conn.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews WHERE id = ?",
+                          [review_id]).fetchone()
+    return dict(zip(REVIEW_COLUMNS, row))
+
+
 def comments_of(db: Database, submission_id: int) -> list[dict]:
     """The record's review history entries that carry a comment, oldest first."""
     rows = db.conn.execute(f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews "

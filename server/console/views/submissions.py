@@ -82,12 +82,8 @@ def record(instance_id):
 @bp.post("/submissions/<path:instance_id>/review")
 @page("submissions.review")
 def record_review(instance_id):
-    state, comment = request.form.get("state", ""), request.form.get("comment") or None
-    if comment and state == review.review_show(g.db, instance_id,
-                                               differences=False)["review_state"]:
-        review.review_comment(g.db, instance_id, comment, actor=actor())  # state unchanged
-    else:
-        review.review_set(g.db, instance_id, state, comment, actor=actor())
+    review.review_saved(g.db, instance_id, request.form.get("state", ""),
+                        request.form.get("comment") or None, actor=actor())
     flash(_("Review saved."), "ok")
     return redirect(url_for("console.record", instance_id=instance_id))
 
