@@ -39,6 +39,7 @@ from server.errors import FieldsyncError
 from server.registry.models import model_for
 from server.store import exports as exports_q
 from server.store import forms as forms_q
+from server.store import submissions as subs_q
 from server.store.answers import main_table, repeat_table
 
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -168,10 +169,10 @@ def _filters(options: ExportOptions, columns: set[str]) -> list[tuple[str, list]
         where.append((exports_q.answer_filter("office", "="), [options.office]))
     for name in ("device", "enumerator"):
         if getattr(options, name):
-            where.append(exports_q.row_filter(name, getattr(options, name)))
+            where.append(subs_q.sent_by_filter(name, getattr(options, name)))
     for name in ("flagged", "duplicate"):
         if getattr(options, name) is not None:
-            where.append(exports_q.flag_filter(name, getattr(options, name)))
+            where.append(subs_q.flag_filter(name, getattr(options, name)))
     return where
 
 

@@ -286,7 +286,7 @@ def list_matches(db: Database, *, form_id: str | None = None, status: str = "ope
     if form_id:
         sql += " AND m.form_id = ?"
         params.append(form_id)
-    sql, params = row_filters(sql, params, "s", device, enumerator, since, until)
+    sql, params = subs_q.row_filters(sql, params, device, enumerator, since, until)
     sql += " ORDER BY m.id LIMIT ?"
     params.append(limit)
     return [_match(r) for r in db.conn.execute(sql, params).fetchall()]
@@ -300,27 +300,6 @@ def resolve_match(db: Database, match_id: int, resolution: str, actor: str | Non
         "duplicate_id = ?, merged_id = ?, comment = ? WHERE id = ?",
         [resolution, actor, utcnow(), duplicate_id, merged_id, comment, match_id],
     )
-
-
-def row_filters(sql: str, params: list, alias: str, device, enumerator, since, until):
-    """Filters on a submissions row (device, enumerator, received date range)."""
-    if device:
-        sql += (f" AND ({alias}.device_id = ? OR "
-                f"json_extract({alias}.origin, '$.device_id') = ?)")
-        params += [device, device]
-    if enumerator:
-        sql += (f" AND ({alias}.submitted_by = ? OR "
-                f"json_extract({alias}.origin, '$.user') = ?)")
-        params += [enumerator, enumerator]
-    if since:
-        sql += f" AND {alias}.received_at >= ?"
-        params.append(since)
-    if until:
-        sql += f" AND {alias}.received_at < ?"
-        params.append(until)
-    return sql, params
-
-
 
 
 # Rules -----------------------------------------------------------------------------

@@ -133,31 +133,6 @@ def _where(sql: str, form_id: str, since: int, upto: int, where, include_all: bo
     return f"{sql} WHERE {' AND '.join(clauses)}", params
 
 
-# Filters on who sent a record and what it was flagged with, as the console's
-# table reads them (server/store/table.py): a clause and how many values it binds.
-ROW_FILTERS = {
-    "device": ("(s.device_id = ? OR json_extract(s.origin, '$.device_id') = ?)", 2),
-    "enumerator": ("(s.submitted_by = ? OR json_extract(s.origin, '$.user') = ?)", 2),
-}
-FLAG_TESTS = {
-    "flagged": "instr(s.flags, '\"invalid\"') > 0",
-    "duplicate": ("(instr(s.flags, '\"probable_duplicate\"') > 0 "
-                  "OR instr(s.flags, '\"duplicate\"') > 0)"),
-}
-
-
-def row_filter(name: str, value: str) -> tuple[str, list]:
-    """``device`` or ``enumerator`` equal to ``value``."""
-    clause, binds = ROW_FILTERS[name]
-    return clause, [value] * binds
-
-
-def flag_filter(name: str, present: bool) -> tuple[str, list]:
-    """Records with (or without) the ``flagged`` (invalid) or ``duplicate`` flags."""
-    test = FLAG_TESTS[name]
-    return (test if present else f"NOT {test}"), []
-
-
 def answer_filter(column: str, op: str) -> str:
     """A filter clause on an answers column (``a.``) or a submissions column."""
     if column in ("received_at", "review_state"):

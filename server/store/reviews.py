@@ -10,13 +10,13 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from server.store.clock import utcnow
-from server.store.duplicates import row_filters
+from server.store.submissions import FLAG_TESTS, row_filters
 
 OPEN_STATES = ("received", "has_issues")
 REVIEW_COLUMNS = ("id", "submission_id", "action", "state", "previous_state", "comment",
                   "actor", "at", "match_id", "duplicate_of")
 _KINDS = {
-    "flagged": "instr(s.flags, '\"invalid\"') > 0",
+    "flagged": FLAG_TESTS["flagged"],
     "conflicts": "s.state = 'conflict'",
     "quarantined": "s.state = 'quarantined'",
     "duplicates": ("s.id IN (SELECT submission_id FROM duplicate_matches "
@@ -79,7 +79,7 @@ def queue_ids(db: Database, kind: str, *, form_id: str | None = None,
     if states:
         sql += f" AND s.review_state IN ({','.join('?' * len(states))})"
         params += list(states)
-    sql, params = row_filters(sql, params, "s", device, enumerator, since, until)
+    sql, params = row_filters(sql, params, device, enumerator, since, until)
     sql += " ORDER BY s.id LIMIT ?"
     params.append(limit)
     return [r[0] for r in db.conn.execute(sql, params).fetchall()]

@@ -40,6 +40,45 @@ JSON_COLUMNS = ("data", "flags", "findings", "scores", "origin")
 # json's ", " separator or a compact one.
 FLAG_WORDS = ("replace(replace(replace(replace(s.flags, '\", \"', ' '), '\",\"', ' '), "
               "'[\"', ''), '\"]', '')")
+# Which records carry a flag, as every table, queue and export filters them
+# ("flagged" is the condition of the partial index submissions_flag_invalid).
+FLAG_TESTS = {
+    "flagged": "instr(s.flags, '\"invalid\"') > 0",
+    "duplicate": ("(instr(s.flags, '\"probable_duplicate\"') > 0 "
+                  "OR instr(s.flags, '\"duplicate\"') > 0)"),
+}
+# Who sent a record: here, or as the office that forwarded it says.
+SENT_BY = {
+    "device": "(s.device_id = ? OR json_extract(s.origin, '$.device_id') = ?)",
+    "enumerator": "(s.submitted_by = ? OR json_extract(s.origin, '$.user') = ?)",
+}
+
+
+def flag_filter(name: str, present: bool) -> tuple[str, list]:
+    """Records with (or without) the ``flagged`` (invalid) or ``duplicate`` flags."""
+    return (FLAG_TESTS[name] if present else f"NOT {FLAG_TESTS[name]}"), []
+
+
+def sent_by_filter(name: str, value: str) -> tuple[str, list]:
+    """Records sent from this ``device`` or by this ``enumerator``."""
+    return SENT_BY[name], [value, value]
+
+
+def row_filters(sql: str, params: list, device, enumerator, since, until):
+    """``sql`` (over submissions ``s``) narrowed to a device, an enumerator and a
+    received date range, where given."""
+    for name, value in (("device", device), ("enumerator", enumerator)):
+        if value:
+            clause, values = sent_by_filter(name, value)
+            sql += f" AND {clause}"
+            params += values
+    if since:
+        sql += " AND s.received_at >= ?"
+        params.append(since)
+    if until:
+        sql += " AND s.received_at < ?"
+        params.append(until)
+    return sql, params
 
 
 def _row(row) -> dict | None:

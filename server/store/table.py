@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 
 from server.store.answers import main_table, q
-from server.store.duplicates import row_filters
+from server.store.submissions import flag_filter, row_filters
 from server.store.exports import has_table, table_columns
 
 # (name, SQL over submissions ``s``) shown before the chosen answer columns.
@@ -61,17 +61,13 @@ def page(db: Database, form_id: str, *, columns: list[str], state: str | None,
     if review_state:
         sql += " AND s.review_state = ?"
         params.append(review_state)
-    if flagged is not None:
-        sql += f" AND instr(s.flags, '\"invalid\"') {'>' if flagged else '='} 0"
-    if duplicate is not None:
-        test = ("(instr(s.flags, '\"probable_duplicate\"') > 0 "
-                "OR instr(s.flags, '\"duplicate\"') > 0)")
-        sql += f" AND {test}" if duplicate else f" AND NOT {test}"
+    for name, present in (("flagged", flagged), ("duplicate", duplicate)):
+        if present is not None:
+            sql += f" AND {flag_filter(name, present)[0]}"
     for column, value in answers_equal.items():
         sql += f" AND a.{q(column)} = ?"
         params.append(value)
-    sql, params = row_filters(sql, params, "s", device, enumerator, received_from,
-                              received_to)
+    sql, params = row_filters(sql, params, device, enumerator, received_from, received_to)
     key = "s.id" if flagged else "s.seq"
     if before is not None:
         sql += f" AND {key} < ?"
