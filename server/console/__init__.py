@@ -13,6 +13,7 @@ from flask import Flask
 
 from server import i18n
 from server.i18n import current_language, translations
+from server.console import ids
 from server.console.blueprint import bp
 from server.console.labels import bound_labels, label, reasons_label, role_label
 from server.console.session import CookieSessions
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.jinja_env.globals.update(label=label, role_label=role_label,
                                  reasons_label=reasons_label)
+    app.jinja_env.filters.update(record_id=ids.record_id, tablet_id=ids.tablet_id)
 
     @app.context_processor
     def _labels_for_this_render() -> dict:
